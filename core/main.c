@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#include "commands.h"
+
+int main(int argc, char **argv)
+{
+	return kldload_main(argc, argv);
+}
