@@ -142,7 +142,7 @@ static int prepare_dirs(const struct cache *c, struct cache_item *items, size_t 
 }
 
 static int download_missing(const struct cache *c, struct cache_item *items, size_t n,
-			    const struct dl_opts *opts, struct cache_stats *st)
+                            const struct dl_opts *opts, struct cache_stats *st)
 {
 	_cleanup_free_ struct dl_item *dl = xcalloc(n, sizeof(*dl));
 	_cleanup_free_ size_t *map = xcalloc(n, sizeof(*map));
@@ -154,8 +154,10 @@ static int download_missing(const struct cache *c, struct cache_item *items, siz
 		if (items[i].reused)
 			continue;
 		dests[m] = cache_entry_path(c, items[i].sha256);
-		dl[m] = (struct dl_item){.url = items[i].url, .dest = dests[m],
-					 .size = items[i].size, .sha256 = items[i].sha256};
+		dl[m] = (struct dl_item){.url = items[i].url,
+		                         .dest = dests[m],
+		                         .size = items[i].size,
+		                         .sha256 = items[i].sha256};
 		map[m++] = i;
 	}
 	ret = dl_run(dl, m, opts);
@@ -163,9 +165,10 @@ static int download_missing(const struct cache *c, struct cache_item *items, siz
 		struct cache_item *it = &items[map[k]];
 
 		it->result = dl[k].result;
-		if (it->result == 0 && dl[k].bytes == 0 && cache_check(c, it->sha256, it->size) != 1)
+		if (it->result == 0 && dl[k].bytes == 0 &&
+		    cache_check(c, it->sha256, it->size) != 1)
 			it->result = err_set(-KLD_E_VERIFY, "%s: another process left a bad copy",
-					     it->url); /* finished by a concurrent run */
+			                     it->url); /* finished by a concurrent run */
 		st->fetched++;
 		st->bytes_fetched += (uint64_t)(dl[k].bytes > 0 ? dl[k].bytes : 0);
 		free(dests[k]);
@@ -176,7 +179,7 @@ static int download_missing(const struct cache *c, struct cache_item *items, siz
 }
 
 int cache_fetch(const struct cache *c, struct cache_item *items, size_t n,
-		const struct dl_opts *opts, struct cache_stats *stats)
+                const struct dl_opts *opts, struct cache_stats *stats)
 {
 	struct cache_stats st = {0};
 	int ret;
@@ -184,7 +187,7 @@ int cache_fetch(const struct cache *c, struct cache_item *items, size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (!is_sha256_hex(items[i].sha256))
 			return err_set(-KLD_E_VERIFY, "%s: no usable SHA-256 to check it against",
-				       items[i].url);
+			               items[i].url);
 	check_all(c, items, n, opts->jobs);
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].result < 0)

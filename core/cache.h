@@ -44,7 +44,7 @@ struct cache_item {
 };
 
 struct cache_stats {
-	uint64_t reused, fetched;  /* entries */
+	uint64_t reused, fetched; /* entries */
 	uint64_t bytes_reused, bytes_fetched;
 };
 
@@ -53,7 +53,7 @@ struct cache_stats {
  * the rest in parallel (opts). Returns 0, or the first failure with its message (err_set()).
  */
 int cache_fetch(const struct cache *c, struct cache_item *items, size_t n,
-		const struct dl_opts *opts, struct cache_stats *stats);
+                const struct dl_opts *opts, struct cache_stats *stats);
 void cache_items_clear(struct cache_item *items, size_t n);
 
 /* Hard-link (or copy when linking fails) a verified entry to `dest`, atomically. */

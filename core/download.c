@@ -16,19 +16,19 @@
 /* One transfer in flight. */
 struct slot {
 	CURL *easy;
-	size_t idx;        /* item index */
-	int fd;            /* the locked ".part" file */
-	int64_t resume;    /* bytes already there when this attempt started */
-	int64_t written;   /* bytes written by this attempt */
-	int checked;       /* the response code was looked at (first write) */
+	size_t idx;      /* item index */
+	int fd;          /* the locked ".part" file */
+	int64_t resume;  /* bytes already there when this attempt started */
+	int64_t written; /* bytes written by this attempt */
+	int checked;     /* the response code was looked at (first write) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* Per-item scheduling state. */
 struct job {
-	int attempts;     /* attempts made */
-	int restarted;    /* a bad resumed file was discarded once */
-	int busy;         /* another process holds the ".part" lock: wait at the end */
+	int attempts;       /* attempts made */
+	int restarted;      /* a bad resumed file was discarded once */
+	int busy;           /* another process holds the ".part" lock: wait at the end */
 	int64_t not_before; /* monotonic ms before which the next attempt must not start */
 	int done;
 };
@@ -62,12 +62,12 @@ static int64_t now_ms(void)
 void dl_opts_init(struct dl_opts *opts)
 {
 	*opts = (struct dl_opts){
-		.jobs = 4,
-		.retries = 4,
-		.connect_timeout = 15,
-		.stall_timeout = 30,
-		.backoff_ms = 500,
-		.what = "downloading",
+	    .jobs = 4,
+	    .retries = 4,
+	    .connect_timeout = 15,
+	    .stall_timeout = 30,
+	    .backoff_ms = 500,
+	    .what = "downloading",
 	};
 }
 
@@ -269,7 +269,7 @@ static int finish_file(struct run *r, struct slot *s)
 	}
 	if (it->size >= 0 && st.st_size != it->size) {
 		item_fail(it, -KLD_E_VERIFY, "%s: size %lld, expected %lld", it->url,
-			  (long long)st.st_size, (long long)it->size);
+		          (long long)st.st_size, (long long)it->size);
 		unlink(part);
 		return -KLD_E_VERIFY;
 	}
@@ -282,7 +282,7 @@ static int finish_file(struct run *r, struct slot *s)
 		}
 		if (strcasecmp(got, it->sha256) != 0) {
 			item_fail(it, -KLD_E_VERIFY, "%s: SHA-256 %s, expected %s", it->url, got,
-				  it->sha256);
+			          it->sha256);
 			unlink(part);
 			return -KLD_E_VERIFY;
 		}
@@ -301,11 +301,11 @@ static void schedule_retry(struct run *r, size_t idx)
 
 	j->not_before = now_ms() + delay;
 	log_info(LOG_CAT, "retrying %s in %lld ms (attempt %d failed: %s)", r->items[idx].url,
-		 (long long)delay, j->attempts, r->items[idx].error ? r->items[idx].error : "");
+	         (long long)delay, j->attempts, r->items[idx].error ? r->items[idx].error : "");
 }
 
 static void describe_failure(struct dl_item *it, CURLcode c, long http, const char *errbuf,
-			     long stall)
+                             long stall)
 {
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		item_fail(it, -ETIMEDOUT, "%s: no answer for %ld s", it->url, stall);
@@ -313,7 +313,7 @@ static void describe_failure(struct dl_item *it, CURLcode c, long http, const ch
 		item_fail(it, is_missing(c, http) ? -ENOENT : -EIO, "%s: HTTP %ld", it->url, http);
 	else if (c == CURLE_FILESIZE_EXCEEDED)
 		item_fail(it, -KLD_E_VERIFY, "%s: larger than the expected %lld bytes", it->url,
-			  (long long)it->size);
+		          (long long)it->size);
 	else if (is_missing(c, http))
 		item_fail(it, -ENOENT, "%s: no such file", it->url);
 	else
@@ -439,7 +439,7 @@ static void show_progress(struct run *r)
 		if (r->slots[i].idx != SIZE_MAX)
 			in_flight += (uint64_t)r->slots[i].written;
 	progress_show(r->opts->what, r->done_bytes + in_flight,
-		      r->total_bytes > r->done_bytes + in_flight ? r->total_bytes : 0);
+	              r->total_bytes > r->done_bytes + in_flight ? r->total_bytes : 0);
 }
 
 static void cancel_all(struct run *r)
@@ -451,7 +451,7 @@ static void cancel_all(struct run *r)
 			continue;
 		curl_multi_remove_handle(r->multi, s->easy);
 		item_fail(&r->items[s->idx], -KLD_E_CANCELLED, "%s: interrupted",
-			  r->items[s->idx].url);
+		          r->items[s->idx].url);
 		close(s->fd); /* the partial file stays for a later resume */
 		s->fd = -1;
 		s->idx = SIZE_MAX;
@@ -461,7 +461,7 @@ static void cancel_all(struct run *r)
 			r->jobs[i].done = 1;
 			if (!r->items[i].result)
 				item_fail(&r->items[i], -KLD_E_CANCELLED, "%s: interrupted",
-					  r->items[i].url);
+				          r->items[i].url);
 		}
 }
 

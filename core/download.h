@@ -29,12 +29,12 @@ struct dl_item {
 };
 
 struct dl_opts {
-	int jobs;             /* parallel transfers (>= 1) */
-	int retries;          /* further attempts after a transient failure */
-	long connect_timeout; /* seconds to establish a connection */
-	long stall_timeout;   /* seconds without one byte received before an attempt fails */
-	long backoff_ms;      /* first retry delay; doubles at each attempt */
-	const char *what;     /* progress label, e.g. "downloading" */
+	int jobs;                    /* parallel transfers (>= 1) */
+	int retries;                 /* further attempts after a transient failure */
+	long connect_timeout;        /* seconds to establish a connection */
+	long stall_timeout;          /* seconds without one byte received before an attempt fails */
+	long backoff_ms;             /* first retry delay; doubles at each attempt */
+	const char *what;            /* progress label, e.g. "downloading" */
 	int (*cancelled)(void *arg); /* polled; non-zero stops everything with -KLD_E_CANCELLED */
 	void *cancel_arg;
 };

@@ -71,7 +71,8 @@ static int write_header(FILE *f, const struct lock *l)
 {
 	fprintf(f, "kldload-lock %d\n", LOCK_FORMAT);
 	fprintf(f, "distro: %s\n", l->distro ? l->distro : "");
-	fprintf(f, "release: %s %s\n", l->release ? l->release : "-", l->version ? l->version : "-");
+	fprintf(f, "release: %s %s\n", l->release ? l->release : "-",
+	        l->version ? l->version : "-");
 	fprintf(f, "date: %s\n", l->date_str ? l->date_str : "");
 	fprintf(f, "arch: %s\n", l->arch ? l->arch : "");
 	fprintf(f, "kernel: %s\n", l->kernel ? l->kernel : "-");
@@ -80,9 +81,9 @@ static int write_header(FILE *f, const struct lock *l)
 
 		if (!valid_word(r->name) || !valid_word(r->url) || !valid_word(r->suite))
 			return err_set(-EINVAL, "lock: repository %s has an unusable field",
-				       r->name ? r->name : "?");
+			               r->name ? r->name : "?");
 		fprintf(f, "repo: %s %s %s %s\n", r->name, r->url, r->suite,
-			r->date ? r->date : "-");
+		        r->date ? r->date : "-");
 	}
 	fputc('\n', f);
 	return 0;
@@ -106,10 +107,10 @@ int lock_write(struct lock *l, const char *path)
 		    !valid_word(e->repo) || !valid_word(e->path) || !valid_word(e->tags) ||
 		    strlen(e->sha256) != 64 || e->size < 0)
 			ret = err_set(-KLD_E_VERIFY, "lock: package %s has no usable %s", e->name,
-				      strlen(e->sha256) != 64 ? "SHA-256" : "field");
+			              strlen(e->sha256) != 64 ? "SHA-256" : "field");
 		else
 			fprintf(f, "%s %s %s %s %s %lld %s %s\n", e->name, e->version, e->arch,
-				e->repo, e->path, (long long)e->size, e->sha256, e->tags);
+			        e->repo, e->path, (long long)e->size, e->sha256, e->tags);
 	}
 	fclose(f);
 	if (ret < 0)
@@ -225,7 +226,7 @@ static int parse_lines(struct lock *l, char *data, const char *path)
 		if (lineno == 1) {
 			if (strcmp(line, "kldload-lock 1") != 0)
 				return err_set(-KLD_E_CONFIG, "%s: not a kldload lock (format 1)",
-					       path);
+				               path);
 			continue;
 		}
 		if (!*line) {
@@ -252,7 +253,7 @@ int lock_load(const char *path, struct lock *out)
 	for (size_t i = 1; ret == 0 && i < l.n_entries; i++)
 		if (entry_cmp(&l.entries[i - 1], &l.entries[i]) >= 0)
 			ret = err_set(-KLD_E_CONFIG, "%s: package %s out of order or repeated",
-				      path, l.entries[i].name);
+			              path, l.entries[i].name);
 	if (ret < 0) {
 		lock_clear(&l);
 		return ret;
@@ -310,7 +311,7 @@ double lock_age(const struct lock *l, time_t now)
 }
 
 int lock_fetch(const struct lock *l, const char *tag, const struct cache *c,
-	       const struct dl_opts *opts, struct cache_stats *stats)
+               const struct dl_opts *opts, struct cache_stats *stats)
 {
 	struct cache_item *items = xcalloc(l->n_entries ? l->n_entries : 1, sizeof(*items));
 	char **urls = xcalloc(l->n_entries ? l->n_entries : 1, sizeof(*urls));
@@ -323,7 +324,8 @@ int lock_fetch(const struct lock *l, const char *tag, const struct cache *c,
 		if (tag && !lock_entry_has_tag(e, tag))
 			continue;
 		urls[n] = lock_entry_url(l, e);
-		items[n] = (struct cache_item){.url = urls[n], .sha256 = e->sha256, .size = e->size};
+		items[n] =
+		    (struct cache_item){.url = urls[n], .sha256 = e->sha256, .size = e->size};
 		n++;
 	}
 	ret = cache_fetch(c, items, n, opts, stats);

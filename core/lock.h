@@ -28,7 +28,7 @@
 #include "cache.h"
 #include "util.h"
 
-#define LOCK_FORMAT 1
+#define LOCK_FORMAT    1
 #define LOCK_FILE_NAME "kldload.lock"
 
 /* Tags. "image": carried by the installer image (its offline repository). */
@@ -42,7 +42,7 @@
 #define LOCK_TAG_HEADERS_PREFIX "headers:"
 /* "source:<module>" and "runtime:<module>": the packages a recipe declared (KLD_NEED_SOURCE,
  * KLD_NEED_RUNTIME), themselves only; their closures are in build:<k> and image. */
-#define LOCK_TAG_SOURCE_PREFIX "source:"
+#define LOCK_TAG_SOURCE_PREFIX  "source:"
 #define LOCK_TAG_RUNTIME_PREFIX "runtime:"
 /* "build-need:<module>": a recipe's KLD_NEED_BUILD packages, themselves only. */
 #define LOCK_TAG_BUILD_NEED_PREFIX "build-need:"
@@ -98,6 +98,6 @@ double lock_age(const struct lock *lock, time_t now);
  * the cache, downloading what is missing.
  */
 int lock_fetch(const struct lock *lock, const char *tag, const struct cache *cache,
-	       const struct dl_opts *opts, struct cache_stats *stats);
+               const struct dl_opts *opts, struct cache_stats *stats);
 
 #endif

@@ -3,9 +3,12 @@
 
 #include "common.h"
 #include "service.h"
+#include "fetch_service.h"
 
 /* One row per service; see service.h. */
 static const struct service_entry services[] = {
+	{KLD_FETCH_SERVICE, &fetch_service},
+	{KLD_SOLVE_SERVICE, &solve_service},
     {NULL, NULL},
 };
 

@@ -17,8 +17,8 @@
 
 #define LOG_CAT "resolve"
 
-static const char *const priorities[] = {"", "required", "important", "standard", "optional",
-					 "extra"};
+static const char *const priorities[] = {"",         "required", "important",
+                                         "standard", "optional", "extra"};
 
 struct repoinfo {
 	char *name, *url, *suite, *date;
@@ -174,7 +174,7 @@ static int scan_meta(struct solver *s, const char *buf, size_t len, Id first, co
 			if (!sv || !sv->name || strlen(pool_id2str(s->pool, sv->name)) != nl ||
 			    strncmp(pool_id2str(s->pool, sv->name), name, nl))
 				return err_set(-EIO, "%s: index out of step near %.*s", path,
-					       (int)nl, name);
+				               (int)nl, name);
 			s->meta[id].size = size ? strtoll(size, NULL, 10) : -1;
 			size = field(p, se, "Priority", &vl);
 			s->meta[id].priority = size ? priority_index(size, vl) : 0;
@@ -186,7 +186,7 @@ static int scan_meta(struct solver *s, const char *buf, size_t len, Id first, co
 }
 
 int solve_add_debian(struct solver *s, const char *repo_name, const char *base_url,
-		     const char *suite, const char *date, const char *index_path)
+                     const char *suite, const char *date, const char *index_path)
 {
 	_cleanup_free_ char *buf = NULL;
 	struct repoinfo *ri;
@@ -200,7 +200,7 @@ int solve_add_debian(struct solver *s, const char *repo_name, const char *base_u
 		return ret;
 	ri = xcalloc(1, sizeof(*ri));
 	*ri = (struct repoinfo){xstrdup(repo_name), xstrdup(base_url), xstrdup(suite),
-				xstrdup(date ? date : "-")};
+	                        xstrdup(date ? date : "-")};
 	s->repos = realloc(s->repos, (s->n_repos + 1) * sizeof(*s->repos));
 	if (!s->repos)
 		abort();
@@ -232,9 +232,8 @@ static void prepare(struct solver *s)
 	s->dirty = 0;
 }
 
-int solve_newest(struct solver *s, const char *pattern,
-		 int (*accept)(const char *name, void *arg), void *arg, char **name,
-		 char **version)
+int solve_newest(struct solver *s, const char *pattern, int (*accept)(const char *name, void *arg),
+                 void *arg, char **name, char **version)
 {
 	Pool *pool = s->pool;
 	Id best = 0;
@@ -249,7 +248,8 @@ int solve_newest(struct solver *s, const char *pattern,
 		n = pool_id2str(pool, sv->name);
 		if (fnmatch(pattern, n, 0) != 0 || (accept && !accept(n, arg)))
 			continue;
-		if (!best || pool_evrcmp(pool, sv->evr, pool->solvables[best].evr, EVRCMP_COMPARE) > 0)
+		if (!best ||
+		    pool_evrcmp(pool, sv->evr, pool->solvables[best].evr, EVRCMP_COMPARE) > 0)
 			best = p;
 	}
 	if (!best)
@@ -401,7 +401,7 @@ char *solve_depends_of(struct solver *s, const char *name)
 	for (Id p = 2; nid && p < pool->nsolvables; p++)
 		if (pool->solvables[p].repo && pool->solvables[p].name == nid &&
 		    (!best || pool_evrcmp(pool, pool->solvables[p].evr, pool->solvables[best].evr,
-					  EVRCMP_COMPARE) > 0))
+		                          EVRCMP_COMPARE) > 0))
 			best = p;
 	if (!best)
 		return NULL;
@@ -442,25 +442,25 @@ static char *rule_words(Solver *solv, Id rule)
 		return xasprintf("%s : Depends: %s but it is not installable", sname(pool, src), d);
 	case SOLVER_RULE_PKG_REQUIRES:
 		return xasprintf("%s : Depends: %s but it is not going to be installed",
-				 sname(pool, src), d);
+		                 sname(pool, src), d);
 	case SOLVER_RULE_PKG_CONFLICTS:
 		return xasprintf("%s : Conflicts or Breaks: %s (%s %s is wanted too)",
-				 sname(pool, src), d, sname(pool, tgt),
-				 pool_id2str(pool, pool->solvables[tgt].evr));
+		                 sname(pool, src), d, sname(pool, tgt),
+		                 pool_id2str(pool, pool->solvables[tgt].evr));
 	case SOLVER_RULE_PKG_SAME_NAME:
 		return xasprintf("%s %s and %s %s cannot both be installed", sname(pool, src),
-				 pool_id2str(pool, pool->solvables[src].evr), sname(pool, tgt),
-				 pool_id2str(pool, pool->solvables[tgt].evr));
+		                 pool_id2str(pool, pool->solvables[src].evr), sname(pool, tgt),
+		                 pool_id2str(pool, pool->solvables[tgt].evr));
 	case SOLVER_RULE_PKG_OBSOLETES:
 	case SOLVER_RULE_PKG_IMPLICIT_OBSOLETES:
 	case SOLVER_RULE_PKG_INSTALLED_OBSOLETES:
 		return xasprintf("%s : Replaces and Conflicts: %s", sname(pool, src), d);
 	case SOLVER_RULE_PKG_NOT_INSTALLABLE:
 		return xasprintf("%s is not installable on %s", sname(pool, src),
-				 pool_id2str(pool, pool->solvables[src].arch));
+		                 pool_id2str(pool, pool->solvables[src].arch));
 	case SOLVER_RULE_PKG_SELF_CONFLICT:
 		return xasprintf("%s : Conflicts: %s, which it provides itself", sname(pool, src),
-				 d);
+		                 d);
 	case SOLVER_RULE_JOB:
 	case SOLVER_RULE_PKG:
 		return NULL; /* the request itself: said by the other lines */
@@ -478,9 +478,10 @@ static int explain(Solver *solv, int n_problems, const char *purpose)
 	int lines = 0, ret;
 
 	queue_init(&rules);
-	fprintf(f, "cannot resolve the %s set: some packages could not be installed. "
-		   "The following packages have unmet dependencies:",
-		purpose);
+	fprintf(f,
+	        "cannot resolve the %s set: some packages could not be installed. "
+	        "The following packages have unmet dependencies:",
+	        purpose);
 	for (Id p = 1; p <= n_problems; p++) {
 		solver_findallproblemrules(solv, p, &rules);
 		for (int i = 0; i < rules.count && lines < 12; i++) {
@@ -536,8 +537,7 @@ static int tag_root(struct solver *s, const Queue *result, Id dep, const char *t
 	return found;
 }
 
-static int build_jobs(struct solver *s, const struct solve_job *jobs, size_t n, Queue *q,
-		      Id *deps)
+static int build_jobs(struct solver *s, const struct solve_job *jobs, size_t n, Queue *q, Id *deps)
 {
 	for (size_t i = 0; i < n; i++) {
 		Id dep = parse_dep(s->pool, jobs[i].dep);
@@ -545,7 +545,7 @@ static int build_jobs(struct solver *s, const struct solve_job *jobs, size_t n, 
 
 		if (!dep)
 			return err_set(-KLD_E_CONFIG, "cannot read the dependency \"%s\"",
-				       jobs[i].dep);
+			               jobs[i].dep);
 		if (jobs[i].flags & SOLVE_WEAK)
 			how |= SOLVER_WEAK;
 		queue_push2(q, how, dep);
@@ -555,7 +555,7 @@ static int build_jobs(struct solver *s, const struct solve_job *jobs, size_t n, 
 }
 
 static void record(struct solver *s, const char *purpose, const struct solve_job *jobs, size_t n,
-		   const Id *deps, const Queue *result)
+                   const Id *deps, const Queue *result)
 {
 	for (int i = 0; i < result->count; i++)
 		tag_add(&s->meta[result->elements[i]], purpose);
@@ -564,12 +564,12 @@ static void record(struct solver *s, const char *purpose, const struct solve_job
 
 		if (!found && (jobs[i].flags & SOLVE_WEAK))
 			log_info(LOG_CAT, "%s: left out %s (not installable together)", purpose,
-				 jobs[i].dep);
+			         jobs[i].dep);
 	}
 }
 
 int solve_run(struct solver *s, const char *purpose, const struct solve_job *jobs, size_t n,
-	      uint32_t flags)
+              uint32_t flags)
 {
 	Pool *pool = s->pool;
 	_cleanup_free_ Id *deps = xcalloc(n ? n : 1, sizeof(Id));
@@ -640,16 +640,18 @@ static int fill_entry(struct solver *s, Id p, struct lock_entry *e)
 
 	if (!sum || type != REPOKEY_TYPE_SHA256 || !loc || s->meta[p].size < 0)
 		return err_set(-KLD_E_VERIFY, "%s %s: its index entry has no %s", sname(pool, p),
-			       pool_id2str(pool, sv->evr),
-			       !loc ? "Filename" : s->meta[p].size < 0 ? "Size" : "SHA256");
+		               pool_id2str(pool, sv->evr),
+		               !loc                  ? "Filename"
+		               : s->meta[p].size < 0 ? "Size"
+		                                     : "SHA256");
 	*e = (struct lock_entry){
-		.name = xstrdup(sname(pool, p)),
-		.version = xstrdup(pool_id2str(pool, sv->evr)),
-		.arch = xstrdup(pool_id2str(pool, sv->arch)),
-		.repo = xstrdup(ri->name),
-		.path = xstrdup(loc),
-		.size = s->meta[p].size,
-		.tags = join_tags(&s->meta[p]),
+	    .name = xstrdup(sname(pool, p)),
+	    .version = xstrdup(pool_id2str(pool, sv->evr)),
+	    .arch = xstrdup(pool_id2str(pool, sv->arch)),
+	    .repo = xstrdup(ri->name),
+	    .path = xstrdup(loc),
+	    .size = s->meta[p].size,
+	    .tags = join_tags(&s->meta[p]),
 	};
 	memcpy(e->sha256, sum, SHA256_HEX_LEN);
 	return 0;
@@ -669,7 +671,7 @@ static void add_repos(struct solver *s, struct lock *l)
 		if (!l->repos)
 			abort();
 		l->repos[l->n_repos++] = (struct lock_repo){xstrdup(ri->name), xstrdup(ri->url),
-							    xstrdup(ri->suite), xstrdup(ri->date)};
+		                                            xstrdup(ri->suite), xstrdup(ri->date)};
 	}
 }
 

@@ -26,15 +26,14 @@ void solve_free(struct solver *s);
  * later do not shadow earlier ones: the solver picks the best version across all of them.
  */
 int solve_add_debian(struct solver *s, const char *repo, const char *base_url, const char *suite,
-		     const char *date, const char *index_path);
+                     const char *date, const char *index_path);
 
 /*
  * The newest package (by Debian version order) whose name matches the fnmatch(3) `pattern` and
  * that `accept` (may be NULL) accepts. *name and *version malloc'd. -ENOENT when none.
  */
-int solve_newest(struct solver *s, const char *pattern,
-		 int (*accept)(const char *name, void *arg), void *arg, char **name,
-		 char **version);
+int solve_newest(struct solver *s, const char *pattern, int (*accept)(const char *name, void *arg),
+                 void *arg, char **name, char **version);
 
 /* Names of the packages with Priority `priority` (e.g. "required"), NULL-terminated, malloc'd. */
 char **solve_names_by_priority(struct solver *s, const char *priority);
@@ -58,7 +57,7 @@ struct solve_job {
  * per line ("zfs-dkms : Depends: dkms (>= 99) but it is not installable").
  */
 int solve_run(struct solver *s, const char *purpose, const struct solve_job *jobs, size_t n,
-	      uint32_t flags);
+              uint32_t flags);
 
 /* Number of packages selected so far (the union of all solves). */
 size_t solve_selected(const struct solver *s);

@@ -88,7 +88,7 @@ static int split_body(struct cursor *c, const char *name, char **text, size_t *t
 }
 
 int verify_split_cleartext(const char *data, size_t len, const char *name, char **text,
-			   size_t *text_len, char **sig, size_t *sig_len)
+                           size_t *text_len, char **sig, size_t *sig_len)
 {
 	struct cursor c = {data, data + len};
 	_cleanup_free_ char *body = NULL;
@@ -193,7 +193,7 @@ static const char *summary_line(char *out)
 }
 
 static int run_verifier(const char *verifier, const char *const *keyrings, const char *sig,
-			const char *data, const char *name)
+                        const char *data, const char *name)
 {
 	const char *argv[64];
 	char out[4096];
@@ -213,13 +213,13 @@ static int run_verifier(const char *verifier, const char *const *keyrings, const
 	st = run_capture((char *const *)argv, out, sizeof(out));
 	if (st < 0)
 		return err_set(-KLD_E_CONFIG, "cannot run the OpenPGP verifier %s: %s", verifier,
-			       strerror(-st));
+		               strerror(-st));
 	if (st == 0) {
 		log_debug(LOG_CAT, "%s: good signature (%s)", name, verifier);
 		return 0;
 	}
 	return err_set(-KLD_E_VERIFY, "%s: no good signature by a key in %s (%s: %s)", name,
-		       keyrings[0], verifier, summary_line(out));
+	               keyrings[0], verifier, summary_line(out));
 }
 
 static int check_keyrings(const char *const *keyrings)
@@ -229,12 +229,12 @@ static int check_keyrings(const char *const *keyrings)
 	for (size_t i = 0; keyrings[i]; i++)
 		if (keyrings[i][0] != '/' || access(keyrings[i], R_OK) < 0)
 			return err_set(-KLD_E_CONFIG, "keyring %s: not a readable absolute path",
-				       keyrings[i]);
+			               keyrings[i]);
 	return 0;
 }
 
-int verify_signed_file(const char *signed_path, const char *const *keyrings,
-		       const char *verifier, char **text, size_t *text_len)
+int verify_signed_file(const char *signed_path, const char *const *keyrings, const char *verifier,
+                       char **text, size_t *text_len)
 {
 	_cleanup_free_ char *data = NULL, *body = NULL, *sig = NULL;
 	_cleanup_free_ char *sig_path = NULL, *body_path = NULL;
@@ -260,7 +260,7 @@ int verify_signed_file(const char *signed_path, const char *const *keyrings,
 		ret = write_file_atomic(body_path, body, body_len, 0600);
 	if (ret == 0)
 		ret = run_verifier(pick_verifier(verifier), keyrings, sig_path, body_path,
-				   signed_path);
+		                   signed_path);
 	unlink(sig_path);
 	unlink(body_path);
 	rmdir(tmpl);
@@ -333,8 +333,7 @@ static void set_str(char **dst, const char *v)
 	*dst = xstrdup(v);
 }
 
-static int release_field(struct release *rel, const char *key, const char *value,
-			 const char *name)
+static int release_field(struct release *rel, const char *key, const char *value, const char *name)
 {
 	if (!strcasecmp(key, "Origin"))
 		set_str(&rel->origin, value);
@@ -371,7 +370,8 @@ int release_parse(const char *text, const char *name, struct release *out)
 	char *save = NULL;
 	int in_sha256 = 0, ret = 0;
 
-	for (char *l = strtok_r(copy, "\n", &save); l && ret == 0; l = strtok_r(NULL, "\n", &save)) {
+	for (char *l = strtok_r(copy, "\n", &save); l && ret == 0;
+	     l = strtok_r(NULL, "\n", &save)) {
 		char *colon;
 
 		if (l[0] == ' ' || l[0] == '\t') {
@@ -392,7 +392,7 @@ int release_parse(const char *text, const char *name, struct release *out)
 	}
 	if (ret == 0 && !rel.n_files)
 		ret = err_set(-KLD_E_VERIFY, "%s: no SHA256 list (older hashes are not trusted)",
-			      name);
+		              name);
 	if (ret < 0) {
 		release_clear(&rel);
 		return ret;
@@ -429,14 +429,14 @@ int release_check(const struct release *rel, const char *name, time_t now, const
 {
 	if (rel->valid_until && now > rel->valid_until)
 		return err_set(-KLD_E_VERIFY, "%s: expired on %s (Valid-Until)", name,
-			       rel->valid_until_str);
+		               rel->valid_until_str);
 	if (rel->date && rel->date > now + 600)
 		return err_set(-KLD_E_VERIFY, "%s: dated %s, in the future", name, rel->date_str);
 	if (want && !(rel->suite && !strcmp(rel->suite, want)) &&
 	    !(rel->codename && !strcmp(rel->codename, want)))
 		return err_set(-KLD_E_VERIFY, "%s: is for %s/%s, not %s", name,
-			       rel->suite ? rel->suite : "?", rel->codename ? rel->codename : "?",
-			       want);
+		               rel->suite ? rel->suite : "?", rel->codename ? rel->codename : "?",
+		               want);
 	return 0;
 }
 
@@ -458,7 +458,7 @@ int verify_file(const char *path, int64_t size, const char *sha256, const char *
 		return err_set(-errno, "%s: %s", path, strerror(errno));
 	if (size >= 0 && st.st_size != size)
 		return err_set(-KLD_E_VERIFY, "%s: size %lld, expected %lld", name,
-			       (long long)st.st_size, (long long)size);
+		               (long long)st.st_size, (long long)size);
 	ret = sha256_file(path, got);
 	if (ret < 0)
 		return ret;

@@ -23,7 +23,7 @@
  * Anything outside the one signed block is refused. Both malloc'd on success.
  */
 int verify_split_cleartext(const char *data, size_t len, const char *name, char **text,
-			   size_t *text_len, char **sig, size_t *sig_len);
+                           size_t *text_len, char **sig, size_t *sig_len);
 
 /*
  * Check that `signed_path` (an InRelease file) carries a good signature by a key of one of the
@@ -31,8 +31,8 @@ int verify_split_cleartext(const char *data, size_t len, const char *name, char 
  * sqv when installed, else gpgv). On success *text is the verified text (malloc'd). On failure
  * -KLD_E_VERIFY with a message naming the file, the keyring(s) and what the verifier said.
  */
-int verify_signed_file(const char *signed_path, const char *const *keyrings,
-		       const char *verifier, char **text, size_t *text_len);
+int verify_signed_file(const char *signed_path, const char *const *keyrings, const char *verifier,
+                       char **text, size_t *text_len);
 
 struct release_file {
 	char *path; /* relative to dists/<suite>/, e.g. "main/binary-amd64/Packages.xz" */
@@ -42,8 +42,8 @@ struct release_file {
 
 struct release {
 	char *origin, *label, *suite, *codename, *version;
-	char *date_str, *valid_until_str; /* as written, NULL when absent */
-	time_t date, valid_until;         /* 0 when absent */
+	char *date_str, *valid_until_str;   /* as written, NULL when absent */
+	time_t date, valid_until;           /* 0 when absent */
 	char **components, **architectures; /* NULL-terminated, malloc'd */
 	int acquire_by_hash;
 	struct release_file *files;
