@@ -13,6 +13,9 @@
 #ifndef KLDLOAD_INSTALL_PLUGIN_DIR
 #define KLDLOAD_INSTALL_PLUGIN_DIR "/usr/local/lib/kldload/plugins"
 #endif
+#ifndef KLDLOAD_RELATIVE_PLUGIN_DIR
+#define KLDLOAD_RELATIVE_PLUGIN_DIR "lib/kldload/plugins"
+#endif
 
 #if defined(__x86_64__)
 #define HOST_ELF_MACHINE EM_X86_64
@@ -238,12 +241,12 @@ static void add_dir_list(char ***dirs, size_t *n, const char *list)
 		add_dir(dirs, n, t);
 }
 
-/* `<dir of the program>/plugins` when it exists: running straight from the build tree. */
-static char *build_tree_dir(void)
+/* The directory of the running program, or NULL. */
+static char *program_dir(void)
 {
 	char exe[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash, *dir;
+	char *slash;
 
 	if (len <= 0)
 		return NULL;
@@ -252,12 +255,16 @@ static char *build_tree_dir(void)
 	if (!slash)
 		return NULL;
 	*slash = '\0';
-	dir = path_join(exe, "plugins");
-	if (!is_dir(dir)) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
+	return xstrdup(exe);
+}
+
+static void add_dir_if_exists(char ***dirs, size_t *n, char *dir)
+{
+	_cleanup_free_ char *real = dir ? realpath(dir, NULL) : NULL;
+
+	if (real && is_dir(real))
+		add_dir(dirs, n, real);
+	free(dir);
 }
 
 char **plugin_search_dirs(const char *plugin_path_option)
@@ -266,7 +273,7 @@ char **plugin_search_dirs(const char *plugin_path_option)
 	size_t n = 0;
 	const char *env = getenv("KLDLOAD_PLUGIN_PATH");
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	_cleanup_free_ char *user = NULL, *build = build_tree_dir();
+	_cleanup_free_ char *user = NULL, *exe_dir = program_dir();
 
 	if (plugin_path_option)
 		add_dir_list(&dirs, &n, plugin_path_option);
@@ -277,7 +284,12 @@ char **plugin_search_dirs(const char *plugin_path_option)
 	else if (home && *home)
 		user = xasprintf("%s/.local/share/kldload/plugins", home);
 	add_dir(&dirs, &n, user);
-	add_dir(&dirs, &n, build);
+	if (exe_dir) {
+		/* Straight from the build tree, then an installation moved to another prefix. */
+		add_dir_if_exists(&dirs, &n, path_join(exe_dir, "plugins"));
+		add_dir_if_exists(&dirs, &n,
+		                  xasprintf("%s/../%s", exe_dir, KLDLOAD_RELATIVE_PLUGIN_DIR));
+	}
 	add_dir(&dirs, &n, KLDLOAD_INSTALL_PLUGIN_DIR);
 	return dirs;
 }

@@ -31,6 +31,11 @@ struct kld_distro_ops {
 	int (*boot_config)(struct kld_ctx *ctx, void *state);
 };
 
+#if defined(__LP64__) && !defined(__cplusplus)
+_Static_assert(__builtin_offsetof(struct kld_distro_ops, boot_config) == 32,
+               "kld_distro_ops members moved");
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -154,6 +154,12 @@ struct kld_host {
 	((table)->size >= __builtin_offsetof(type, member) + sizeof((table)->member) &&            \
 	 (table)->member != 0)
 
+/* Sizes pinned on LP64 targets; the host table grows only by appending (1.0: 144 bytes). */
+#if defined(__LP64__) && !defined(__cplusplus)
+_Static_assert(sizeof(struct kld_need) == 24, "struct kld_need changed size");
+_Static_assert(__builtin_offsetof(struct kld_host, publish) == 136, "kld_host members moved");
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,11 @@ struct kld_module_ops {
 	int (*build)(struct kld_ctx *ctx, void *state);
 };
 
+#if defined(__LP64__) && !defined(__cplusplus)
+_Static_assert(__builtin_offsetof(struct kld_module_ops, build) == 16,
+               "kld_module_ops members moved");
+#endif
+
 #ifdef __cplusplus
 }
 #endif

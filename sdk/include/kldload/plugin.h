@@ -101,6 +101,11 @@ typedef const struct kld_plugin *(*kld_plugin_entry_fn)(void);
 	.magic = KLD_PLUGIN_MAGIC, .abi_major = KLD_ABI_MAJOR, .abi_minor = KLD_ABI_MINOR,         \
 	.size = sizeof(struct kld_plugin), .kind = (kind_)
 
+/* Sizes pinned on LP64 targets: a change here is an ABI change (see docs/plugin-abi.md). */
+#if defined(__LP64__) && !defined(__cplusplus)
+_Static_assert(sizeof(struct kld_plugin) == 80, "struct kld_plugin changed size");
+#endif
+
 #ifdef __cplusplus
 }
 #endif
