@@ -237,7 +237,8 @@ static const struct kld_need *const *h_module_needs(struct kld_ctx *ctx, const c
 		if (declare_one(run, run->plugins[i], kernel, ctx) < 0)
 			return NULL;
 	arr = xcalloc(run->n_needs - first + 1, sizeof(*arr));
-	memcpy(arr, run->needs + first, (run->n_needs - first) * sizeof(*arr));
+	if (run->n_needs > first)
+		memcpy(arr, run->needs + first, (run->n_needs - first) * sizeof(*arr));
 	run->need_arrays = realloc(run->need_arrays, (run->n_need_arrays + 1) * sizeof(*arr));
 	if (!run->need_arrays)
 		abort();

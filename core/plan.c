@@ -34,6 +34,8 @@ const char *plan_get(const struct plan *plan, const char *key)
 void plan_set(struct plan *plan, const char *key, const char *value, const char *origin)
 {
 	struct kv *kv = (struct kv *)plan_find(plan, key);
+	/* Copied first: value or origin may point into the entry being replaced. */
+	char *new_value = xstrdup(value), *new_origin = xstrdup(origin ? origin : "");
 
 	if (!kv) {
 		struct kv *items = realloc(plan->items, (plan->n_items + 1) * sizeof(*items));
@@ -46,8 +48,8 @@ void plan_set(struct plan *plan, const char *key, const char *value, const char 
 		free(kv->value);
 		free(kv->origin);
 	}
-	kv->value = xstrdup(value);
-	kv->origin = xstrdup(origin ? origin : "");
+	kv->value = new_value;
+	kv->origin = new_origin;
 }
 
 void strv_free(char **v)
