@@ -182,7 +182,10 @@ static char *name_text(const X509_NAME *name)
 	char *data, *s;
 	long len;
 
-	X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	/* "CN=name, O=org": in certificate order, UTF-8 left readable */
+	X509_NAME_print_ex(b, name, 0,
+	                   (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | XN_FLAG_SEP_CPLUS_SPC |
+	                       XN_FLAG_FN_SN);
 	len = BIO_get_mem_data(b, &data);
 	s = strndup(data, (size_t)len);
 	BIO_free(b);
@@ -192,6 +195,7 @@ static char *name_text(const X509_NAME *name)
 static char *obj_text(const X509_ALGOR *alg)
 {
 	const ASN1_OBJECT *obj;
+	char buf[128];
 	int nid;
 
 	if (!alg)
@@ -200,7 +204,6 @@ static char *obj_text(const X509_ALGOR *alg)
 	nid = OBJ_obj2nid(obj);
 	if (nid != NID_undef)
 		return xstrdup(OBJ_nid2ln(nid));
-	char buf[128];
 	OBJ_obj2txt(buf, sizeof(buf), obj, 1);
 	return xstrdup(buf);
 }

@@ -343,7 +343,9 @@ int stage_sign(const struct stage_env *env)
 	if (!in_dir)
 		return err_set(-ENOENT, "the sign stage needs the output of build-modules in %s",
 		               env->work_dir);
-	r = resolve_key(env->plan, &key_ref, &cert_ref);
+	r = mkdir_p(env->out_dir, 0755);
+	if (r >= 0)
+		r = resolve_key(env->plan, &key_ref, &cert_ref);
 	if (r >= 0)
 		r = sign_key_load(key_ref, cert_ref, &run.key);
 	if (r >= 0)
