@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "build.h"
 #include "common.h"
 #include "service.h"
 #include "fetch_service.h"
 
 /* One row per service; see service.h. */
 static const struct service_entry services[] = {
+    {KLD_BUILD_SERVICE, &build_service},
 	{KLD_FETCH_SERVICE, &fetch_service},
 	{KLD_SOLVE_SERVICE, &solve_service},
     {NULL, NULL},

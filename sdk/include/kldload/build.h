@@ -57,7 +57,7 @@ struct kld_build_service {
 	 * host->free(). -ENOENT when the package is not in the build root or has no such file.
 	 */
 	int (*package_file)(struct kld_ctx *ctx, const char *package, const char *suffix,
-			    char **path);
+	                    char **path);
 
 	/*
 	 * Build the DKMS source tree `source_dir` (the directory holding dkms.conf) for this
@@ -74,7 +74,7 @@ struct kld_build_service {
 	 * environment. Its output goes to the build log. *status: exit code, 128 + signal.
 	 */
 	int (*run)(struct kld_ctx *ctx, const char *const *argv, const char *cwd,
-		   const char *const *env, int32_t *status);
+	           const char *const *env, int32_t *status);
 
 	/*
 	 * Add a built module to the result: `path` is the .ko inside the sandbox (under
