@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "runner.h"
+#include "build.h"
 #include "sign.h"
 #include "stage.h"
 #include "util.h"
@@ -20,6 +21,7 @@ static const char *const stage_names[STAGE_COUNT] = {
 
 /* Stages the core implements itself; NULL where a plugin implements it or nothing does yet. */
 static const core_stage_fn core_stages[STAGE_COUNT] = {
+    [STAGE_BUILD_MODULES] = stage_build_modules,
     [STAGE_SIGN] = stage_sign,
 };
 
