@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "check-main.h"
 
 static char dir[64];
 
@@ -143,13 +144,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+CHECK_MAIN(suite)

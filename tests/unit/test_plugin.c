@@ -8,6 +8,7 @@
 #include "common.h"
 #include "plugin.h"
 #include "util.h"
+#include "check-main.h"
 
 #define GOOD TEST_PLUGIN_DIR
 #define BAD  TEST_PLUGIN_DIR "/bad"
@@ -178,13 +179,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+CHECK_MAIN(suite)
