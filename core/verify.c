@@ -180,14 +180,23 @@ static int run_capture(char *const argv[], char *out, size_t out_size)
 /* The verifier's most telling line, for the one-line error. */
 static const char *summary_line(char *out)
 {
+	static const char *const telling[] = {
+	    "manipulated", "BAD", "Missing key", "No public key", "expired", "revoked", "rror"};
 	char *best = NULL, *save = NULL;
+	size_t best_rank = ARRAY_SIZE(telling) + 1;
 
 	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (!best || strstr(l, "BAD") || strstr(l, "bad") || strstr(l, "No public key") ||
-		    strstr(l, "Missing key") || strstr(l, "expired") || strstr(l, "rror"))
+		size_t rank = ARRAY_SIZE(telling);
+
+		while (*l == ' ' || *l == '\t')
+			l++;
+		for (size_t i = 0; i < ARRAY_SIZE(telling); i++)
+			if (strstr(l, telling[i]) && i < rank)
+				rank = i;
+		if (*l && rank < best_rank) {
 			best = l;
-		if (strstr(l, "BAD signature") || strstr(l, "Missing key"))
-			break;
+			best_rank = rank;
+		}
 	}
 	return best ? best : "(no output)";
 }

@@ -439,14 +439,16 @@ int deb_resolve(struct kld_ctx *ctx, void *state)
 
 	if (given && *given) {
 		d->host->log(ctx, KLD_LOG_INFO, "using the lock %s (no resolution)", given);
-		ret = copy_lock(ctx, d, given, lock_path);
+		ret = d->fetch->fetch_lock(ctx, given, NULL);
+		if (ret == 0)
+			ret = copy_lock(ctx, d, given, lock_path);
 	} else {
 		sv = d->solve->create(ctx, arch ? arch : "amd64");
 		ret = sv ? resolve_and_lock(ctx, d, sv, arch ? arch : "amd64", lock_path) : -ENOMEM;
 		d->solve->destroy(ctx, sv);
+		if (ret == 0)
+			ret = d->fetch->fetch_lock(ctx, lock_path, NULL);
 	}
-	if (ret == 0)
-		ret = d->fetch->fetch_lock(ctx, lock_path, NULL);
 	if (ret == 0 && KLD_HOST_HAS(d->host, publish))
 		ret = d->host->publish(ctx, "lock", "kldload.lock");
 	free(lock_path);
