@@ -1,0 +1,102 @@
+# shellcheck shell=sh
+# Shared pieces of the module-build tests (issue 4). Source after tests/lib/kernel.sh.
+#   SRC, BUILD                      the source and build trees (arguments of every script)
+#   KLDLOAD, PLUGINS                the program and its freshly built plugins
+#   bt_cache                        the tests' own kldload cache (never the user's)
+#   bt_fixture_deb OUT VARIANT      a DKMS-style package made now (see fixture/)
+#   bt_release                      the host's release codename, e.g. bookworm
+#   bt_resolve WORK MODULES...      fetch..resolve for the host release with those modules
+#   bt_add_to_lock WORK DEB KREL    put a local .deb into the cache and the lock's build root
+#   bt_build WORK MODULES [ARGS]    kldload --stage build-modules
+KLDLOAD=$BUILD/kldload
+PLUGINS=$BUILD/plugins
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+bt_cache() {
+	d=$(kt_cache_dir)/kldload-cache
+	mkdir -p "$d" && echo "$d"
+}
+
+bt_release() {
+	. /etc/os-release && echo "$VERSION_CODENAME"
+}
+
+# A DKMS package "kldtest-<variant>-dkms" with /usr/src/kldtest-<variant>-1.0/: dkms.conf,
+# Makefile, kldtest.c. VARIANT: hello (a module that prints when loaded), net, write, modules,
+# probe (see fixture/). PARAM, when given, is written to the source as "param" (the port or the
+# host path the net and write variants try).
+bt_fixture_deb() {
+	out=$1
+	variant=$2
+	param=${3:-}
+	name=kldtest-$variant
+	root=$(mktemp -d) || return 1
+	src=$root/usr/src/$name-1.0
+	mkdir -p "$src" "$root/DEBIAN"
+	cp "$SRC/tests/build/fixture/kldtest.c" "$src/"
+	sed "s/@NAME@/$name/g; s/@VARIANT@/$variant/g" "$SRC/tests/build/fixture/dkms.conf.in" \
+		>"$src/dkms.conf"
+	sed "s/@VARIANT@/$variant/g" "$SRC/tests/build/fixture/Makefile.in" >"$src/Makefile"
+	[ -z "$param" ] || echo "$param" >"$src/param"
+	cat >"$root/DEBIAN/control" <<CTL
+Package: $name-dkms
+Version: 1.0-1
+Architecture: all
+Maintainer: kldload tests <tests@kldload.invalid>
+Depends: dkms
+Description: kldload test module ($variant)
+ A fixture made at test time.
+CTL
+	dpkg-deb --root-owner-group -Zgzip --build "$root" "$out" >/dev/null
+	rc=$?
+	rm -rf "$root"
+	return $rc
+}
+
+bt_resolve() {
+	work=$1
+	mods=$2
+	"$KLDLOAD" --plugin-path "$PLUGINS" --plugin debian --release "$(bt_release)" \
+		--module "$mods" --stage fetch..resolve --work-dir "$work" \
+		--cache-dir "$(bt_cache)" --output "$work/out" -q
+}
+
+# Add DEB to the lock of WORK as part of the build root of KREL, and to the cache.
+bt_add_to_lock() {
+	work=$1
+	deb=$2
+	krel=$3
+	lock=$work/resolve/kldload.lock
+	sum=$(sha256sum "$deb" | cut -d' ' -f1)
+	size=$(stat -c %s "$deb")
+	dir=$(bt_cache)/sha256/$(echo "$sum" | cut -c1-2)
+	mkdir -p "$dir" && cp "$deb" "$dir/$sum" || return 1
+	name=$(dpkg-deb -f "$deb" Package)
+	ver=$(dpkg-deb -f "$deb" Version)
+	repo=$(sed -n 's/^repo: \([^ ]*\) .*/\1/p' "$lock" | head -n1)
+	{
+		sed '/^$/q' "$lock"
+		{
+			sed '1,/^$/d' "$lock" | grep -v "^$name "
+			echo "$name $ver all $repo pool/kldload-fixture/$name.deb $size $sum build:$krel"
+		} | LC_ALL=C sort
+	} >"$lock.new" && mv "$lock.new" "$lock"
+}
+
+bt_build() {
+	work=$1
+	mods=$2
+	shift 2
+	"$KLDLOAD" --plugin-path "$PLUGINS" --plugin debian --release "$(bt_release)" \
+		--module "$mods" --stage build-modules --work-dir "$work" \
+		--cache-dir "$(bt_cache)" --output "$work/out" "$@"
+}
+
+# The kernel release the lock of WORK builds for.
+bt_lock_kernel() {
+	sed -n 's/^kernel: //p' "$1/resolve/kldload.lock"
+}
