@@ -4,6 +4,7 @@
 #define KLDLOAD_DEBIAN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <kldload/kldload.h>
 #include <kldload/fetch.h>
 #include <kldload/solve.h>
@@ -16,6 +17,7 @@ struct deb {
 	const struct kld_host *host;
 	const struct kld_fetch *fetch;
 	const struct kld_solve *solve;
+	FILE *request; /* during resolve: <resolve>/request, what each solve was asked */
 };
 
 /* Where packages come from, after the plan, the options and the APT configuration. */

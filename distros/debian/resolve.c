@@ -286,6 +286,16 @@ static void add_needs(struct jobs *j, const struct kld_need *const *needs, uint3
 			jobs_add(j, needs[i]->package, 0, need_tag(j, kind, needs[i]->module));
 }
 
+/* Solve, after writing the request to <resolve>/request: "<label> <strict|weak> <dep>". */
+static int run_solve(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv, const char *purpose,
+                     const char *label, const struct jobs *j, uint32_t flags)
+{
+	for (uint32_t i = 0; d->request && i < j->n; i++)
+		fprintf(d->request, "%s %s %s\n", label,
+		        j->v[i].flags & KLD_SOLVE_WEAK ? "weak" : "strict", j->v[i].dep);
+	return d->solve->solve(ctx, sv, purpose, j->v, j->n, flags);
+}
+
 static int solve_image(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv, const char *krel,
                        const char *flavour, int is_default, const struct kld_need *const *needs,
                        const char *arch)
@@ -304,13 +314,13 @@ static int solve_image(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv
 		         NULL);
 	add_needs(&j, needs, KLD_NEED_RUNTIME);
 	add_option_needs(ctx, d, &j, KLD_NEED_RUNTIME);
-	ret = d->solve->solve(ctx, sv, "image", j.v, j.n, KLD_SOLVE_RECOMMENDS);
+	ret = run_solve(ctx, d, sv, "image", "image", &j, KLD_SOLVE_RECOMMENDS);
 	jobs_clear(&j);
 	if (ret < 0 || strcmp(arch, "amd64") != 0)
 		return ret;
 	for (size_t i = 0; i < sizeof(di_efi_amd64) / sizeof(di_efi_amd64[0]); i++)
 		jobs_add(&j, di_efi_amd64[i], KLD_SOLVE_WEAK, NULL);
-	ret = d->solve->solve(ctx, sv, "image", j.v, j.n, 0);
+	ret = run_solve(ctx, d, sv, "image", "image-efi", &j, 0);
 	jobs_clear(&j);
 	return ret;
 }
@@ -361,7 +371,7 @@ static int solve_build(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv
 	add_needs(&j, needs, KLD_NEED_SOURCE);
 	add_option_needs(ctx, d, &j, KLD_NEED_BUILD);
 	add_option_needs(ctx, d, &j, KLD_NEED_SOURCE);
-	ret = d->solve->solve(ctx, sv, purpose, j.v, j.n, 0);
+	ret = run_solve(ctx, d, sv, purpose, purpose, &j, 0);
 	jobs_clear(&j);
 	free(purpose);
 	return ret;
@@ -427,6 +437,13 @@ static int copy_lock(struct kld_ctx *ctx, struct deb *d, const char *from, const
 	return ret;
 }
 
+static int no_download(struct kld_ctx *ctx, struct deb *d)
+{
+	const char *v = deb_setting(ctx, d, NULL, "download");
+
+	return v && (!strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "false"));
+}
+
 int deb_resolve(struct kld_ctx *ctx, void *state)
 {
 	struct deb *d = state;
@@ -443,10 +460,18 @@ int deb_resolve(struct kld_ctx *ctx, void *state)
 		if (ret == 0)
 			ret = copy_lock(ctx, d, given, lock_path);
 	} else {
+		char *req_path = str_printf("%s/request", out);
+
+		d->request = fopen(req_path, "we");
 		sv = d->solve->create(ctx, arch ? arch : "amd64");
 		ret = sv ? resolve_and_lock(ctx, d, sv, arch ? arch : "amd64", lock_path) : -ENOMEM;
 		d->solve->destroy(ctx, sv);
-		if (ret == 0)
+		if (d->request && fclose(d->request) != 0 && ret == 0)
+			ret = d->host->error(ctx, -EIO, "cannot write %s", req_path);
+		d->request = NULL;
+		free(req_path);
+		/* debian.download=no: stop at the lock (what apt-get --print-uris would give) */
+		if (ret == 0 && !no_download(ctx, d))
 			ret = d->fetch->fetch_lock(ctx, lock_path, NULL);
 	}
 	if (ret == 0 && KLD_HOST_HAS(d->host, publish))
