@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct slot {
 	int64_t resume;  /* bytes already there when this attempt started */
 	int64_t written; /* bytes written by this attempt */
 	int checked;     /* the response code was looked at (first write) */
+	EVP_MD_CTX *md;  /* SHA-256 of the whole file, updated as bytes arrive */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -125,6 +127,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
 			if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
 				return 0;
 			s->resume = 0;
+			EVP_DigestInit_ex(s->md, EVP_sha256(), NULL);
 		}
 	}
 	for (size_t left = len; left;) {
@@ -137,8 +140,40 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
 		p += w;
 		left -= (size_t)w;
 	}
+	EVP_DigestUpdate(s->md, data, len);
 	s->written += (int64_t)len;
 	return len;
+}
+
+static void digest_hex(EVP_MD_CTX *md, char out[SHA256_HEX_LEN])
+{
+	unsigned char bin[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_DigestFinal_ex(md, bin, &n);
+	for (unsigned int i = 0; i < n && i < 32; i++)
+		sprintf(out + 2 * i, "%02x", bin[i]);
+	out[64] = '\0';
+}
+
+/* Start the running hash with the bytes a partial file already holds. */
+static int digest_existing(struct slot *s)
+{
+	char buf[1 << 16];
+	int64_t left = s->resume;
+
+	EVP_DigestInit_ex(s->md, EVP_sha256(), NULL);
+	while (left > 0) {
+		ssize_t r =
+		    pread(s->fd, buf, left < (int64_t)sizeof(buf) ? (size_t)left : sizeof(buf),
+		          s->resume - left);
+
+		if (r <= 0)
+			return -EIO;
+		EVP_DigestUpdate(s->md, buf, (size_t)r);
+		left -= r;
+	}
+	return 0;
 }
 
 /* Open and lock "<dest>.part"; 1 when another process holds it. */
@@ -218,6 +253,11 @@ static int slot_start(struct run *r, struct slot *s, size_t idx)
 	s->idx = idx;
 	s->fd = fd;
 	s->resume = have;
+	if (digest_existing(s) < 0) {
+		item_fail(it, -EIO, "cannot read the partial file of %s", it->url);
+		close(fd);
+		return -EIO;
+	}
 	r->jobs[idx].attempts++;
 	slot_setup(r, s);
 	if (have > 0)
@@ -263,7 +303,11 @@ static int finish_file(struct run *r, struct slot *s)
 	char got[SHA256_HEX_LEN];
 	struct stat st;
 
-	if (fsync(s->fd) < 0 || fstat(s->fd, &st) < 0) {
+	/*
+	 * No fsync(): an entry is trusted only after its hash is checked again on every reuse, so
+	 * a file damaged by a crash is found and fetched anew rather than used.
+	 */
+	if (fstat(s->fd, &st) < 0) {
 		item_fail(it, -errno, "cannot write %s: %s", part, strerror(errno));
 		return -EIO;
 	}
@@ -274,12 +318,7 @@ static int finish_file(struct run *r, struct slot *s)
 		return -KLD_E_VERIFY;
 	}
 	if (it->sha256) {
-		int ret = sha256_file(part, got);
-
-		if (ret < 0) {
-			item_fail(it, ret, "cannot read %s", part);
-			return ret;
-		}
+		digest_hex(s->md, got);
 		if (strcasecmp(got, it->sha256) != 0) {
 			item_fail(it, -KLD_E_VERIFY, "%s: SHA-256 %s, expected %s", it->url, got,
 			          it->sha256);
@@ -548,14 +587,17 @@ int dl_run(struct dl_item *items, size_t n, const struct dl_opts *opts)
 	}
 	for (int i = 0; i < r.n_slots; i++) {
 		r.slots[i].easy = curl_easy_init();
+		r.slots[i].md = EVP_MD_CTX_new();
 		r.slots[i].idx = SIZE_MAX;
 		r.slots[i].fd = -1;
 	}
 	ret = run_loop(&r);
 	if (r.total_bytes)
 		progress_show(opts->what, r.total_bytes, r.total_bytes);
-	for (int i = 0; i < r.n_slots; i++)
+	for (int i = 0; i < r.n_slots; i++) {
 		curl_easy_cleanup(r.slots[i].easy);
+		EVP_MD_CTX_free(r.slots[i].md);
+	}
 	curl_multi_cleanup(r.multi);
 	free(r.slots);
 	free(r.jobs);

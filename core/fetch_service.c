@@ -43,11 +43,14 @@ void fetch_dl_opts(const struct plan *plan, struct dl_opts *o)
 	const char *timeout = plan ? plan_get(plan, "fetch_timeout") : NULL;
 	const char *retries = plan ? plan_get(plan, "fetch_retries") : NULL;
 
+	const struct kv *jobs_kv = plan ? plan_find(plan, "jobs") : NULL;
+
 	dl_opts_init(o);
-	if (jobs && atoi(jobs) > 0)
+	/* transfers wait on the network, not the CPU: unless asked, use 8 at once */
+	o->jobs = 8;
+	if (jobs && atoi(jobs) > 0 &&
+	    !(jobs_kv && jobs_kv->origin && !strcmp(jobs_kv->origin, "default")))
 		o->jobs = atoi(jobs) > 64 ? 64 : atoi(jobs);
-	else
-		o->jobs = 8;
 	if (timeout && atol(timeout) > 0) {
 		o->stall_timeout = atol(timeout);
 		o->connect_timeout = o->stall_timeout < 15 ? o->stall_timeout : 15;
