@@ -10,6 +10,7 @@
 #include "sign.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,13 +23,26 @@
 
 #define LOG_CAT "sign"
 
+/* One module to sign: read src, write dst (with the compression suffix). */
+struct sign_job {
+	char *src;
+	char *dst;
+};
+
 struct sign_run {
 	const struct stage_env *env;
 	struct sign_key *key;
 	struct kernel_sig_config cfg;
 	const char *release;
 	unsigned flags;
-	unsigned long n_signed;
+	int threads;
+	/* the current release's modules, and the workers' shared state */
+	struct sign_job *jobs;
+	size_t n_jobs, cap_jobs;
+	size_t next;     /* next job to take, under lock */
+	int error;       /* first failure, under lock */
+	char *error_msg; /* its message (err_msg() is per thread) */
+	pthread_mutex_t lock;
 };
 
 /* ---- the kernel's configuration ---- */
@@ -153,30 +167,101 @@ static size_t module_stem(const char *name)
 	return 0;
 }
 
-static int sign_one(struct sign_run *run, const char *src, const char *dst_dir, const char *name)
+static int sign_one(const struct sign_run *run, const struct sign_job *job)
 {
 	_cleanup_free_ char *raw = NULL;
 	_cleanup_free_ uint8_t *plain = NULL, *signed_ = NULL, *packed = NULL;
-	_cleanup_free_ char *dst = NULL;
 	size_t raw_len, plain_len, signed_len, packed_len;
-	int r = read_file(src, &raw, &raw_len);
+	int r = read_file(job->src, &raw, &raw_len);
 
 	if (r < 0)
 		return r;
-	r = module_decompress((uint8_t *)raw, raw_len, src, &plain, &plain_len);
+	r = module_decompress((uint8_t *)raw, raw_len, job->src, &plain, &plain_len);
 	if (r >= 0)
-		r = sign_module(run->key, run->cfg.hash, src, plain, plain_len, run->flags,
+		r = sign_module(run->key, run->cfg.hash, job->src, plain, plain_len, run->flags,
 		                &signed_, &signed_len);
 	if (r >= 0)
 		r = module_compress(run->cfg.compress, signed_, signed_len, &packed, &packed_len);
-	if (r < 0)
-		return r;
-	dst = xasprintf("%s/%.*s%s", dst_dir, (int)module_stem(name), name,
-	                module_compress_ext(run->cfg.compress));
-	r = write_out(dst, packed, packed_len);
 	if (r >= 0)
-		run->n_signed++;
+		r = write_out(job->dst, packed, packed_len);
 	return r;
+}
+
+static void add_job(struct sign_run *run, const char *src, const char *dst_dir, const char *name)
+{
+	struct sign_job *j;
+
+	if (run->n_jobs == run->cap_jobs) {
+		run->cap_jobs = run->cap_jobs ? run->cap_jobs * 2 : 256;
+		run->jobs = realloc(run->jobs, run->cap_jobs * sizeof(*run->jobs));
+		if (!run->jobs)
+			abort();
+	}
+	j = &run->jobs[run->n_jobs++];
+	j->src = xstrdup(src);
+	j->dst = xasprintf("%s/%.*s%s", dst_dir, (int)module_stem(name), name,
+	                   module_compress_ext(run->cfg.compress));
+}
+
+static void jobs_clear(struct sign_run *run)
+{
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		free(run->jobs[i].src);
+		free(run->jobs[i].dst);
+	}
+	run->n_jobs = 0;
+	run->next = 0;
+}
+
+/* A worker: takes jobs until none is left, a job failed, or the run is cancelled. */
+static void *worker(void *arg)
+{
+	struct sign_run *run = arg;
+
+	for (;;) {
+		const struct sign_job *job = NULL;
+		int r;
+
+		pthread_mutex_lock(&run->lock);
+		if (!run->error && !stage_cancelled() && run->next < run->n_jobs)
+			job = &run->jobs[run->next++];
+		pthread_mutex_unlock(&run->lock);
+		if (!job)
+			return NULL;
+		r = sign_one(run, job);
+		if (r < 0) {
+			pthread_mutex_lock(&run->lock);
+			if (!run->error) {
+				run->error = r;
+				run->error_msg = xstrdup(err_msg());
+			}
+			pthread_mutex_unlock(&run->lock);
+		}
+	}
+}
+
+static int run_jobs(struct sign_run *run)
+{
+	size_t n = (size_t)run->threads < run->n_jobs ? (size_t)run->threads : run->n_jobs;
+	pthread_t *tids = xcalloc(n ? n : 1, sizeof(*tids));
+	size_t started = 0;
+
+	run->error = 0;
+	for (; started + 1 < n; started++)
+		if (pthread_create(&tids[started], NULL, worker, run) != 0)
+			break;
+	worker(run); /* the stage's own thread works too */
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	if (run->error) {
+		int r = err_set(run->error, "%s", run->error_msg);
+
+		free(run->error_msg);
+		run->error_msg = NULL;
+		return r;
+	}
+	return stage_cancelled() ? err_set(-KLD_E_CANCELLED, "sign stage interrupted") : 0;
 }
 
 static int walk(struct sign_run *run, const char *src_dir, const char *dst_dir);
@@ -197,8 +282,10 @@ static int walk_entry(struct sign_run *run, const char *src_dir, const char *dst
 	}
 	if (!S_ISREG(st.st_mode))
 		return err_set(-EINVAL, "%s is neither a file nor a directory", src);
-	if (module_stem(name))
-		return sign_one(run, src, dst_dir, name);
+	if (module_stem(name)) {
+		add_job(run, src, dst_dir, name);
+		return 0;
+	}
 	return copy_out(src, dst);
 }
 
@@ -240,7 +327,9 @@ static int sign_release(struct sign_run *run, const char *in_dir)
 	if (r >= 0 && is_dir(mods))
 		r = walk(run, mods, mods_out);
 	if (r >= 0)
-		log_info(LOG_CAT, "%s: %lu modules signed with %s%s%s", run->release, run->n_signed,
+		r = run_jobs(run);
+	if (r >= 0)
+		log_info(LOG_CAT, "%s: %zu module(s) signed with %s%s%s", run->release, run->n_jobs,
 		         run->cfg.hash, run->cfg.compress ? ", compressed as " : "",
 		         module_compress_ext(run->cfg.compress));
 	return r;
@@ -321,8 +410,8 @@ static int sign_all(struct sign_run *run, const char *in_dir)
 
 		if (r >= 0 && ents[i]->d_name[0] != '.' && is_dir(p)) {
 			run->release = ents[i]->d_name;
-			run->n_signed = 0;
 			r = sign_release(run, in_dir);
+			jobs_clear(run);
 			releases++;
 		}
 		free(ents[i]);
@@ -333,25 +422,52 @@ static int sign_all(struct sign_run *run, const char *in_dir)
 	return r;
 }
 
+/* Worker threads: plan key jobs (default: the CPUs); one for a token, which is not thread-safe. */
+static int plan_threads(const struct plan *plan, const struct sign_key *key)
+{
+	const char *v = plan_get(plan, "jobs");
+	long n = v ? strtol(v, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (key->engine || n < 1)
+		return 1;
+	return n > 64 ? 64 : (int)n;
+}
+
+static int sign_stage_run(struct sign_run *run, const char *in_dir)
+{
+	const struct stage_env *env = run->env;
+	_cleanup_free_ char *key_ref = NULL, *cert_ref = NULL;
+	int r = mkdir_p(env->out_dir, 0755);
+
+	if (r >= 0)
+		r = resolve_key(env->plan, &key_ref, &cert_ref);
+	if (r >= 0)
+		r = sign_key_load(key_ref, cert_ref, &run->key);
+	if (r < 0)
+		return r;
+	run->threads = plan_threads(env->plan, run->key);
+	r = write_certs(env->out_dir, run->key->cert);
+	if (r >= 0 && env->ctx) /* the DER is what the user enrols on the target */
+		r = core_host.publish(env->ctx, "signing-cert", KEYS_CERT_DER_FILE);
+	if (r >= 0)
+		r = sign_all(run, in_dir);
+	return r;
+}
+
 int stage_sign(const struct stage_env *env)
 {
 	_cleanup_free_ char *in_dir = stage_env_dir(env, "build-modules");
-	_cleanup_free_ char *key_ref = NULL, *cert_ref = NULL;
 	struct sign_run run = {.env = env, .flags = plan_flags(env->plan)};
 	int r;
 
 	if (!in_dir)
 		return err_set(-ENOENT, "the sign stage needs the output of build-modules in %s",
 		               env->work_dir);
-	r = mkdir_p(env->out_dir, 0755);
-	if (r >= 0)
-		r = resolve_key(env->plan, &key_ref, &cert_ref);
-	if (r >= 0)
-		r = sign_key_load(key_ref, cert_ref, &run.key);
-	if (r >= 0)
-		r = write_certs(env->out_dir, run.key->cert);
-	if (r >= 0)
-		r = sign_all(&run, in_dir);
+	pthread_mutex_init(&run.lock, NULL);
+	r = sign_stage_run(&run, in_dir);
+	jobs_clear(&run);
+	free(run.jobs);
+	pthread_mutex_destroy(&run.lock);
 	sign_key_free(run.key);
 	return r;
 }

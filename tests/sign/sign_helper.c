@@ -47,6 +47,8 @@ static int do_stage(int argc, char **argv)
 		plan_set(&plan, "sign_key", argv[4], "test");
 	if (argc > 5)
 		plan_set(&plan, "sign_cert", argv[5], "test");
+	if (getenv("SIGN_JOBS"))
+		plan_set(&plan, "jobs", getenv("SIGN_JOBS"), "test");
 	if (getenv("SIGN_RESIGN"))
 		plan_set(&plan, "resign", getenv("SIGN_RESIGN"), "test");
 	r = stage_sign(&env);
