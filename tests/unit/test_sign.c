@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "sign.h"
 #include "util.h"
+#include "check-main.h"
 
 static char tmpdir[64];
 static char *key_path, *cert_path, *der_path;
@@ -282,13 +283,4 @@ static Suite *sign_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(sign_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(sign_suite)
