@@ -31,7 +31,7 @@ static int do_sign(int argc, char **argv)
 	if (r < 0)
 		return fail("key");
 	r = sign_module_file(key, argv[2], argv[5], argv[6],
-			     argc > 7 && !strcmp(argv[7], "resign") ? SIGN_RESIGN : 0);
+	                     argc > 7 && !strcmp(argv[7], "resign") ? SIGN_RESIGN : 0);
 	sign_key_free(key);
 	return r < 0 ? fail("sign") : 0;
 }
@@ -39,8 +39,8 @@ static int do_sign(int argc, char **argv)
 static int do_stage(int argc, char **argv)
 {
 	struct plan plan = {0};
-	struct stage_env env = {.plan = &plan, .stage = "sign", .work_dir = argv[2],
-				.out_dir = argv[3]};
+	struct stage_env env = {
+	    .plan = &plan, .stage = "sign", .work_dir = argv[2], .out_dir = argv[3]};
 	int r;
 
 	if (argc > 4)
@@ -59,8 +59,8 @@ static int do_stage(int argc, char **argv)
 static int do_compress(int argc, char **argv)
 {
 	enum module_compress c = !strcmp(argv[2], "xz")     ? MODULE_COMPRESS_XZ
-				 : !strcmp(argv[2], "zstd") ? MODULE_COMPRESS_ZSTD
-							    : MODULE_COMPRESS_GZIP;
+	                         : !strcmp(argv[2], "zstd") ? MODULE_COMPRESS_ZSTD
+	                                                    : MODULE_COMPRESS_GZIP;
 	_cleanup_free_ char *in = NULL;
 	_cleanup_free_ uint8_t *out = NULL;
 	size_t len, out_len;

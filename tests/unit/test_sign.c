@@ -186,9 +186,9 @@ START_TEST(bad_trailers)
 	out[n - MODULE_SIG_MAGIC_LEN - 4] = 0x7f;
 	ck_assert_int_eq(module_sig_parse(out, n, &lay), -EBADMSG);
 	/* only the magic */
-	ck_assert_int_eq(module_sig_parse((const uint8_t *)MODULE_SIG_MAGIC, MODULE_SIG_MAGIC_LEN,
-					  &lay),
-			 -EBADMSG);
+	ck_assert_int_eq(
+	    module_sig_parse((const uint8_t *)MODULE_SIG_MAGIC, MODULE_SIG_MAGIC_LEN, &lay),
+	    -EBADMSG);
 }
 END_TEST
 
@@ -198,7 +198,7 @@ START_TEST(unknown_hash)
 	size_t n;
 
 	ck_assert_int_eq(sign_module(key, "nohash", "m.ko", module, sizeof(module), 0, &out, &n),
-			 -KLD_E_UNSUPPORTED);
+	                 -KLD_E_UNSUPPORTED);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "nohash"));
 }
 END_TEST
@@ -208,18 +208,18 @@ START_TEST(kernel_config)
 	struct kernel_sig_config c;
 
 	ck_assert_int_eq(kernel_sig_config_parse("CONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_HASH="
-						 "\"sha512\"\nCONFIG_MODULE_COMPRESS_ZSTD=y\n",
-						 "cfg", &c),
-			 0);
+	                                         "\"sha512\"\nCONFIG_MODULE_COMPRESS_ZSTD=y\n",
+	                                         "cfg", &c),
+	                 0);
 	ck_assert_str_eq(c.hash, "sha512");
 	ck_assert_int_eq(c.compress, MODULE_COMPRESS_ZSTD);
 	ck_assert_int_eq(kernel_sig_config_parse("CONFIG_MODULE_SIG_HASH=\"sha256\"\n"
-						 "# CONFIG_MODULE_SIG is not set\n",
-						 "cfg", &c),
-			 -KLD_E_UNSUPPORTED);
+	                                         "# CONFIG_MODULE_SIG is not set\n",
+	                                         "cfg", &c),
+	                 -KLD_E_UNSUPPORTED);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "CONFIG_MODULE_SIG is not set"));
 	ck_assert_int_eq(kernel_sig_config_parse("CONFIG_MODULE_SIG=y\n", "cfg", &c),
-			 -KLD_E_UNSUPPORTED);
+	                 -KLD_E_UNSUPPORTED);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "CONFIG_MODULE_SIG_HASH"));
 }
 END_TEST
@@ -227,20 +227,21 @@ END_TEST
 START_TEST(compress_round_trip)
 {
 	static const enum module_compress kinds[] = {MODULE_COMPRESS_NONE, MODULE_COMPRESS_GZIP,
-						     MODULE_COMPRESS_XZ, MODULE_COMPRESS_ZSTD};
+	                                             MODULE_COMPRESS_XZ, MODULE_COMPRESS_ZSTD};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		_cleanup_free_ uint8_t *packed = NULL, *plain = NULL;
 		size_t np, n;
 
-		ck_assert_int_eq(module_compress(kinds[i], module, sizeof(module), &packed, &np), 0);
+		ck_assert_int_eq(module_compress(kinds[i], module, sizeof(module), &packed, &np),
+		                 0);
 		ck_assert_int_eq(module_decompress(packed, np, "m", &plain, &n), 0);
 		ck_assert_uint_eq(n, sizeof(module));
 		ck_assert_mem_eq(plain, module, n);
 		if (kinds[i] == MODULE_COMPRESS_XZ)
 			ck_assert_uint_eq(packed[7], 0x01); /* stream flags: CRC32 check */
 		if (kinds[i] == MODULE_COMPRESS_GZIP) {
-			ck_assert_uint_eq(packed[3], 0); /* no name, no extra fields */
+			ck_assert_uint_eq(packed[3], 0);             /* no name, no extra fields */
 			ck_assert_mem_eq(packed + 4, "\0\0\0\0", 4); /* no time stamp */
 		}
 	}
@@ -253,7 +254,8 @@ START_TEST(corrupt_compressed_refused)
 	uint8_t *plain = NULL;
 	size_t np, n;
 
-	ck_assert_int_eq(module_compress(MODULE_COMPRESS_XZ, module, sizeof(module), &packed, &np), 0);
+	ck_assert_int_eq(module_compress(MODULE_COMPRESS_XZ, module, sizeof(module), &packed, &np),
+	                 0);
 	packed[np / 2] ^= 0xff;
 	ck_assert_int_lt(module_decompress(packed, np, "bad.ko.xz", &plain, &n), 0);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "bad.ko.xz"));
