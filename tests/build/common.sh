@@ -16,6 +16,11 @@ fail() {
 	exit 1
 }
 
+# The tests' results cache is emptied before a build that must really compile.
+bt_forget_results() {
+	rm -rf "$(bt_cache)/build-results"
+}
+
 bt_cache() {
 	d=$(kt_cache_dir)/kldload-cache
 	mkdir -p "$d" && echo "$d"
@@ -27,7 +32,8 @@ bt_release() {
 
 # A DKMS package "kldtest-<variant>-dkms" with /usr/src/kldtest-<variant>-1.0/: dkms.conf,
 # Makefile, kldtest.c. VARIANT: hello (a module that prints when loaded), net, write, modules,
-# probe (see fixture/). PARAM, when given, is written to the source as "param" (the port or the
+# probe, oldmeta (an OpenZFS-like META that ends at Linux 4.19), exclusive (BUILD_EXCLUSIVE_KERNEL
+# for 4.19 only) (see fixture/). PARAM, when given, is written to the source as "param" (the port or the
 # host path the net and write variants try).
 bt_fixture_deb() {
 	out=$1
@@ -42,6 +48,11 @@ bt_fixture_deb() {
 		>"$src/dkms.conf"
 	sed "s/@VARIANT@/$variant/g" "$SRC/tests/build/fixture/Makefile.in" >"$src/Makefile"
 	[ -z "$param" ] || echo "$param" >"$src/param"
+	case $variant in
+	oldmeta) printf 'Meta: 1\nName: zfs\nVersion: 0.7.0\nLinux-Maximum: 4.19\nLinux-Minimum: 2.6.32\n' \
+		>"$src/META" ;;
+	exclusive) echo 'BUILD_EXCLUSIVE_KERNEL="^4\.19\."' >>"$src/dkms.conf" ;;
+	esac
 	cat >"$root/DEBIAN/control" <<CTL
 Package: $name-dkms
 Version: 1.0-1
@@ -51,7 +62,10 @@ Depends: dkms
 Description: kldload test module ($variant)
  A fixture made at test time.
 CTL
-	dpkg-deb --root-owner-group -Zgzip --build "$root" "$out" >/dev/null
+	# Reproducible, so that the build root made with it is reused from one run to the next.
+	find "$root" -exec touch -h -d @1700000000 {} +
+	SOURCE_DATE_EPOCH=1700000000 dpkg-deb --root-owner-group -Zgzip --build "$root" "$out" \
+		>/dev/null
 	rc=$?
 	rm -rf "$root"
 	return $rc

@@ -24,6 +24,7 @@ krel=$(bt_lock_kernel "$work")
 bt_fixture_deb "$work/kldtest-hello-dkms.deb" hello || fail "cannot make the fixture package"
 bt_add_to_lock "$work" "$work/kldtest-hello-dkms.deb" "$krel" || fail "cannot add the fixture"
 
+bt_forget_results
 start=$(date +%s.%N)
 bt_build "$work" dkms:kldtest-hello-dkms -v 2>"$work/build1.err" ||
 	{ cat "$work/build1.err"; fail "the fixture module did not build"; }
@@ -40,7 +41,8 @@ esac
 log=$work/build-logs/$krel/dkms-kldtest-hello-dkms.log
 grep -q "kldtest: uname -r says $krel, building for $krel" "$log" ||
 	{ cat "$log"; fail "uname -r inside the build did not name $krel"; }
-echo "cold build (build root included): ${cold}s"
+grep -q "dkms:kldtest-hello-dkms for $krel: building" "$work/build1.err" || fail "nothing was built"
+echo "cold build: ${cold}s"
 
 # Same inputs: the result comes from the cache, nothing is compiled.
 start=$(date +%s.%N)
@@ -49,8 +51,6 @@ bt_build "$work" dkms:kldtest-hello-dkms -v --force 2>"$work/build2.err" ||
 warm=$(echo "$(date +%s.%N) - $start" | bc)
 grep -q "dkms:kldtest-hello-dkms for $krel: cached" "$work/build2.err" ||
 	{ cat "$work/build2.err"; fail "the second run did not use the cache"; }
-cmp -s "$ko" "$work/build-modules/$krel/modules/dkms-kldtest-hello-dkms/updates/dkms/kldtest.ko" ||
-	true
 [ -f "$ko" ] || fail "the cached result lacks kldtest.ko"
 echo "warm run (cached): ${warm}s"
 

@@ -51,6 +51,7 @@ for v in net write modules probe; do
 	bt_add_to_lock "$work" "$work/kldtest-$v-dkms.deb" "$krel" || fail "cannot add fixture $v"
 done
 
+bt_forget_results
 expect_refused() {
 	v=$1
 	said=$2

@@ -22,6 +22,7 @@ k() {
 
 k --stage fetch..resolve -q || fail "resolve for $REL failed"
 krel=$(bt_lock_kernel "$work")
+bt_forget_results
 start=$(date +%s)
 k --stage build-modules -v 2>"$work/build.err" || { tail -n 40 "$work/build.err"; fail "zfs build failed"; }
 echo "zfs for $REL ($krel) built in $(($(date +%s) - start)) s"
