@@ -438,8 +438,14 @@ int buildroot_create(const char *root, const char *const *debs, size_t n)
 	r = extract_in_child(tmp, debs, n);
 	if (!r)
 		r = buildroot_fixup(tmp);
-	if (!r && rename(tmp, root) < 0)
-		r = err_set(-errno, "cannot rename %s to %s: %s", tmp, root, strerror(errno));
+	if (!r && rename(tmp, root) < 0) {
+		/* Another kldload laid out the same package set meanwhile: use that one. */
+		if ((errno == EEXIST || errno == ENOTEMPTY) && is_dir(root))
+			rm_rf(tmp);
+		else
+			r = err_set(-errno, "cannot rename %s to %s: %s", tmp, root,
+			            strerror(errno));
+	}
 	if (r < 0)
 		rm_rf(tmp);
 	return r;
