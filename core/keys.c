@@ -432,6 +432,17 @@ static int write_cert(const char *dir, X509 *x)
 	return r;
 }
 
+static void keygen_remove(const char *dir)
+{
+	static const char *const files[] = {KEYS_KEY_FILE, KEYS_CERT_PEM_FILE, KEYS_CERT_DER_FILE};
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = path_join(dir, files[i]);
+
+		unlink(p);
+	}
+}
+
 static int keygen_write(const struct keygen_opts *o, X509_NAME *name)
 {
 	_cleanup_free_ char *key_path = path_join(o->dir, KEYS_KEY_FILE);
@@ -443,10 +454,13 @@ static int keygen_write(const struct keygen_opts *o, X509_NAME *name)
 		r = err_set(-ENOMEM, "cannot make an RSA key: %s", keys_ssl_error());
 	else
 		r = fill_cert(x, pkey, name, o->days ? o->days : 36500);
-	if (r >= 0)
+	if (r >= 0) {
 		r = write_key(key_path, pkey);
-	if (r >= 0)
-		r = write_cert(o->dir, x);
+		if (r >= 0)
+			r = write_cert(o->dir, x);
+		if (r < 0) /* no half-made pair: a key without its certificate is of no use */
+			keygen_remove(o->dir);
+	}
 	X509_free(x);
 	EVP_PKEY_free(pkey);
 	return r;
