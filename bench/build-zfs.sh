@@ -36,12 +36,6 @@ k --stage build-modules -q --force
 warm=$(echo "$(now) - $t0" | bc)
 echo "kldload warm (same inputs, from the cache):    ${warm}s"
 
-rm -rf "$cache/build-results"
-t0=$(now)
-k --stage build-modules -q --force
-build=$(echo "$(now) - $t0" | bc)
-echo "kldload build only (build root kept):          ${build}s"
-
 # dkms, in a chroot of a writable copy of the same root.
 cp -a "$root" "$b/chroot"
 src=$(ls -d "$b/chroot/usr/src/zfs-"*/ | head -n1)
@@ -54,6 +48,5 @@ dkms=$(echo "$(now) - $t0" | bc)
 dn=$(find "$b/chroot/var/lib/dkms/zfs/$ver/$krel" -name '*.ko*' | wc -l)
 echo "dkms build (chroot, same root):               ${dkms}s, $dn modules"
 
-echo "ratios: kldload build / dkms = $(echo "scale=2; $build / $dkms" | bc)," \
-	"kldload cold / dkms = $(echo "scale=2; $cold / $dkms" | bc)," \
+echo "ratios: kldload cold / dkms = $(echo "scale=2; $cold / $dkms" | bc)," \
 	"kldload warm / dkms = $(echo "scale=4; $warm / $dkms" | bc)"
