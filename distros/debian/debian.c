@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "debian.h"
+#include "assemble.h"
 
 static int deb_open(struct kld_ctx *ctx, const struct kld_host *host, void **state)
 {
@@ -229,6 +230,8 @@ static const struct kld_distro_ops deb_ops = {
     .size = sizeof(struct kld_distro_ops),
     .fetch = deb_fetch,
     .resolve = deb_resolve,
+    .assemble = deb_assemble,
+    .boot_config = deb_boot_config,
 };
 
 static const struct kld_plugin deb_plugin = {
