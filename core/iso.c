@@ -43,7 +43,7 @@ static int fat_copy_entry(const char *img, const char *host, const char *in_img,
 {
 	struct stat st;
 	const char *md[] = {"mmd", "-i", img, in_img, NULL};
-	const char *cp[] = {"mcopy", "-m", "-i", img, host, in_img, NULL};
+	const char *cp[] = {"mcopy", "-i", img, host, in_img, NULL};
 
 	if (stat(host, &st) < 0)
 		return err_set(-errno, "cannot stat %s", host);
@@ -54,7 +54,10 @@ static int fat_copy_entry(const char *img, const char *host, const char *in_img,
 	return fat_copy_dir(img, host, in_img, env);
 }
 
-/* Copy a directory's entries in sorted order, so that the FAT directories are reproducible. */
+/*
+ * Copy a directory's entries in sorted order, so that the FAT directories are reproducible;
+ * without -m, mcopy dates every file SOURCE_DATE_EPOCH, as mkfs.fat --invariant does.
+ */
 static int fat_copy_dir(const char *img, const char *host, const char *in_img, char **env)
 {
 	DIR *d = opendir(host);

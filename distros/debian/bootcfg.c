@@ -12,7 +12,9 @@
  *   <name>.iso    the image (published as "image")
  *   mok-password.sha512   the enrolment password's hash (the password itself is printed once)
  *
- * Options: debian.boot_default (install, graphical, expert, rescue, automated, serial;
+ * Options: debian.mok_hash (a file with the enrolment password's hash, to reuse an earlier
+ * image's password), debian.new_mok_password=1, debian.late_command (appended to the preseed's
+ * late command), debian.boot_default (install, graphical, expert, rescue, automated, serial;
  * default install), debian.boot_timeout (seconds, 0 waits; default 0), debian.disk (the
  * automated install's target disk, default /dev/vda), debian.iso_name.
  */
@@ -374,6 +376,52 @@ static int load_inputs(struct bc_run *r)
 	return 0;
 }
 
+/* Read a hash file: one line "$6$...". */
+static char *read_hash(const char *path)
+{
+	char *text = read_text(path);
+
+	if (text)
+		str_trim(text);
+	if (text && strncmp(text, "$6$", 3) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/*
+ * The enrolment password: a new one, printed once at the end; or, on a rebuild in the same work
+ * directory, the hash of the one printed before (so that a rebuild gives the same image); or
+ * the hash given with debian.mok_hash. debian.new_mok_password=1 forces a new one.
+ */
+static int mok_password(struct bc_run *r)
+{
+	const char *given = opt(r, "mok_hash", NULL);
+	const char *prev = r->d->host->stage_dir(r->ctx, "boot-config");
+	char *path = prev ? str_printf("%s/overlay/kldload/mok-password.sha512", prev) : NULL;
+
+	if (given) {
+		r->hash = read_hash(given);
+		free(path);
+		return r->hash
+		           ? 0
+		           : r->d->host->error(r->ctx, -KLD_E_CONFIG,
+		                               "%s holds no SHA-512 crypt hash ($6$...)", given);
+	}
+	if (path && !atoi(opt(r, "new_mok_password", "0")))
+		r->hash = read_hash(path);
+	free(path);
+	if (r->hash) {
+		r->d->host->log(
+		    r->ctx, KLD_LOG_WARN,
+		    "the MOK enrolment password is the one printed by the earlier build in "
+		    "this work directory (-O debian.new_mok_password=1 makes a new one)");
+		return 0;
+	}
+	return r->im->password_new(r->ctx, &r->password, &r->hash);
+}
+
 /* The recipes' runtime packages (KLD_NEED_RUNTIME) for this kernel. */
 static void runtime_needs(struct bc_run *r)
 {
@@ -410,7 +458,7 @@ int deb_boot_config(struct kld_ctx *ctx, void *state)
 	if (ret == 0) {
 		runtime_needs(&r);
 		entries(&r, e);
-		ret = r.im->password_new(ctx, &r.password, &r.hash);
+		ret = mok_password(&r);
 	}
 	if (ret == 0)
 		ret = isolinux_cfg(&r, e, "");
@@ -428,7 +476,7 @@ int deb_boot_config(struct kld_ctx *ctx, void *state)
 		ret = iso(&r, &name);
 	if (ret == 0)
 		ret = d->host->publish(ctx, "image", name);
-	if (ret == 0)
+	if (ret == 0 && r.password)
 		d->host->log(ctx, KLD_LOG_WARN,
 		             "MOK enrolment password (shown once, not stored): %s -- at the first "
 		             "boot, MokManager asks for it: Enroll MOK, Continue, Yes, type it",
