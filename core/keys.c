@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/store.h>
+#include <openssl/ui.h>
 #include <openssl/x509v3.h>
 #ifndef OPENSSL_NO_ENGINE
 #include <openssl/engine.h>
@@ -178,14 +179,14 @@ static int engine_load_cert(ENGINE *e, const char *uri, X509 **out)
 /* Through an OpenSSL 3 store provider (pkcs11-provider from bookworm-backports, say). */
 static int store_load(const char *uri, int want, void **out)
 {
-	OSSL_STORE_CTX *st = OSSL_STORE_open(uri, NULL, NULL, NULL, NULL);
+	UI_METHOD *ui = UI_UTIL_wrap_read_pem_callback(pem_pass_cb, 0); /* the PIN, if asked */
+	OSSL_STORE_CTX *st = OSSL_STORE_open(uri, ui, NULL, NULL, NULL);
 	void *found = NULL;
 
-	if (!st)
-		return err_set(-KLD_E_CONFIG,
-		               "cannot open %s: install libengine-pkcs11-openssl (or configure "
-		               "pkcs11-provider): %s",
-		               uri, keys_ssl_error());
+	if (!st) {
+		UI_destroy_method(ui);
+		return err_set(-KLD_E_CONFIG, "cannot open %s: %s", uri, keys_ssl_error());
+	}
 	while (!found && !OSSL_STORE_eof(st)) {
 		OSSL_STORE_INFO *info = OSSL_STORE_load(st);
 
@@ -198,6 +199,7 @@ static int store_load(const char *uri, int want, void **out)
 			break;
 	}
 	OSSL_STORE_close(st);
+	UI_destroy_method(ui);
 	if (!found)
 		return err_set(-KLD_E_CONFIG, "no %s at %s: %s",
 		               want == OSSL_STORE_INFO_PKEY ? "private key" : "certificate", uri,
@@ -206,8 +208,20 @@ static int store_load(const char *uri, int want, void **out)
 	return 0;
 }
 
+/*
+ * A pkcs11: URI: through a store provider when OpenSSL has one for the scheme (pkcs11-provider,
+ * loaded by openssl.cnf), else through the pkcs11 engine (libengine-pkcs11-openssl).
+ */
 static int load_token_key(struct sign_key *k, const char *uri)
 {
+	int r = store_load(uri, OSSL_STORE_INFO_PKEY, (void **)&k->pkey);
+
+	k->token = 1;
+	if (r >= 0) {
+		log_debug(LOG_CAT, "%s: key from an OpenSSL store provider", uri);
+		return 0;
+	}
+	ERR_clear_error();
 #ifndef OPENSSL_NO_ENGINE
 	ENGINE *e = engine_open();
 
@@ -216,9 +230,11 @@ static int load_token_key(struct sign_key *k, const char *uri)
 		return engine_load_key(e, uri, &k->pkey);
 	}
 	ERR_clear_error();
-	log_debug(LOG_CAT, "no pkcs11 engine; trying an OpenSSL store provider for %s", uri);
 #endif
-	return store_load(uri, OSSL_STORE_INFO_PKEY, (void **)&k->pkey);
+	return err_set(-KLD_E_CONFIG,
+	               "no private key at %s: install libengine-pkcs11-openssl (or load "
+	               "pkcs11-provider in openssl.cnf)",
+	               uri);
 }
 
 static int load_cert(struct sign_key *k, const char *cert_ref)

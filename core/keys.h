@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Module signing keys: a private key from a PEM file or a pkcs11: URI (an HSM or a smart card,
- * through the OpenSSL pkcs11 engine that Debian 12 ships as libengine-pkcs11-openssl, or through
- * an OpenSSL 3 store provider such as pkcs11-provider), and its X.509 certificate.
+ * through an OpenSSL 3 store provider such as pkcs11-provider from bookworm-backports when
+ * openssl.cnf loads one, else through the pkcs11 engine Debian 12 ships in main as
+ * libengine-pkcs11-openssl), and its X.509 certificate.
  *
  * The PIN of a token or the passphrase of an encrypted PEM key comes from KLDLOAD_SIGN_PIN (or
  * pin-value in the URI); the PKCS#11 module from KLDLOAD_PKCS11_MODULE when p11-kit's default
@@ -21,6 +22,7 @@ struct sign_key {
 	char *key_ref; /* the file or URI, for messages */
 	char *cert_ref;
 	void *engine; /* ENGINE * when the key lives behind the pkcs11 engine */
+	int token;    /* the key is on a token (pkcs11: URI): used from one thread */
 };
 
 /*

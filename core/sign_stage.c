@@ -428,7 +428,7 @@ static int plan_threads(const struct plan *plan, const struct sign_key *key)
 	const char *v = plan_get(plan, "jobs");
 	long n = v ? strtol(v, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (key->engine || n < 1)
+	if (key->token || n < 1)
 		return 1;
 	return n > 64 ? 64 : (int)n;
 }

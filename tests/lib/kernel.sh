@@ -18,6 +18,9 @@
 #   kt_boot KERNEL INITRD OUTFILE [CMDLINE [TIMEOUT]]
 #                                   boots with qemu-system-x86_64 -accel tcg, console to OUTFILE;
 #                                   returns 0 when the script ran to its end ("KT-END" printed)
+#   kt_mirror_uri                   the Debian mirror the host's APT sources name (first URI)
+#   kt_suite_fetch_deb SUITE PKG    like kt_fetch_deb, from another suite of that mirror (e.g.
+#                                   bookworm-backports) through private APT lists in the cache
 #   kt_skip MESSAGE                 exit 77 (the tests' SKIP_RETURN_CODE)
 #
 # The script run inside prints what it likes; /init prints "KT-BEGIN" before it and
@@ -138,4 +141,48 @@ kt_boot() {
 	rc=$?
 	[ $rc -eq 124 ] && echo "kt_boot: no power-off within ${limit}s; console in $out" >&2
 	grep -q '^KT-END' "$out" 2>/dev/null
+}
+
+kt_mirror_uri() {
+	codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v c="$codename" '
+			/^URIs:/ { u = $2 }
+			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == c) ok = 1 }
+			/^$/ { if (ok && u) { print u; exit } ok = 0; u = "" }
+			END { if (ok && u) print u }' "$f"
+	done
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk -v c="$codename" '$1 == "deb" && $3 == c { print $2 }'
+}
+
+kt_suite_fetch_deb() {
+	suite=$1
+	pkg=$2
+	cache=$(kt_cache_dir) || return 1
+	uri=$(kt_mirror_uri | head -n1)
+	[ -n "$uri" ] || { echo "kt_suite_fetch_deb: no mirror in the APT sources" >&2; return 1; }
+	d=$cache/apt-$suite
+	mkdir -p "$d/lists/partial" "$d/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite main" \
+		>"$d/sources.list"
+	set -- -o Dir::Etc::SourceList="$d/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::State::Lists="$d/lists" -o Dir::Cache="$d" -o Dir::Cache::pkgcache= \
+		-o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root
+	if [ -z "$(find "$d/lists" -name '*Packages*' -mmin -1440 2>/dev/null)" ]; then
+		apt-get -q "$@" update >/dev/null 2>&1 ||
+			{ echo "kt_suite_fetch_deb: apt-get update of $suite failed" >&2; return 1; }
+	fi
+	ver=$(apt-cache "$@" policy "$pkg" 2>/dev/null | sed -n 's/^  Candidate: //p' | grep -v none)
+	[ -n "$ver" ] || { echo "kt_suite_fetch_deb: $suite has no $pkg" >&2; return 1; }
+	tree=$cache/x/$(echo "${pkg}_$ver" | tr ':' '%')
+	if [ ! -f "$tree/.done" ]; then
+		(cd "$cache/debs" && apt-get -q "$@" download "$pkg=$ver" >/dev/null 2>&1) ||
+			{ echo "kt_suite_fetch_deb: apt-get download $pkg=$ver failed" >&2; return 1; }
+		deb=$(ls "$cache/debs/${pkg}_"*"$(echo "$ver" | sed 's/^[0-9]*://')"_*.deb | head -n1)
+		rm -rf "$tree.tmp" && mkdir -p "$tree.tmp" && dpkg-deb -x "$deb" "$tree.tmp" &&
+			rm -rf "$tree" && mv "$tree.tmp" "$tree" && touch "$tree/.done" || return 1
+	fi
+	echo "$tree"
 }
