@@ -157,7 +157,9 @@ static int engine_load_key(ENGINE *e, const char *uri, EVP_PKEY **out)
 		               keys_ssl_error());
 	k = ENGINE_load_private_key(e, uri, NULL, NULL);
 	if (!k)
-		return err_set(-KLD_E_CONFIG, "no private key at %s: %s", uri, keys_ssl_error());
+		return err_set(-KLD_E_CONFIG, "no private key at %s (check the URI and %s): %s",
+		               uri, pin ? "the PIN in KLDLOAD_SIGN_PIN" : "set KLDLOAD_SIGN_PIN",
+		               keys_ssl_error());
 	*out = k;
 	return 0;
 }
