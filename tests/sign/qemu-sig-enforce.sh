@@ -61,11 +61,11 @@ for c in untrusted unsigned broken-cms broken-trailer debian; do
 	echo "--- $c"
 	show_case "$c" | sed 's/^/    /'
 done
-show_case untrusted | grep -q 'module with unavailable key' ||
+show_case untrusted | grep -q 'Loading of module with unavailable key is rejected' ||
 	fail "untrusted key: the kernel did not say 'module with unavailable key'"
 show_case untrusted | grep -q 'Key was rejected by service' ||
 	fail "untrusted key: insmod did not report EKEYREJECTED"
-show_case unsigned | grep -q 'unsigned module' ||
+show_case unsigned | grep -q 'Loading of unsigned module is rejected' ||
 	fail "unsigned: the kernel did not say 'unsigned module'"
 show_case unsigned | grep -q 'Key was rejected by service' ||
 	fail "unsigned: insmod did not report EKEYREJECTED"
