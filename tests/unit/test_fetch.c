@@ -149,7 +149,7 @@ START_TEST(lock_round_trip)
 {
 	struct lock l = {0}, r = {0};
 	_cleanup_free_ char *path = path_join(dir, "kldload.lock");
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *url = NULL;
 	size_t len;
 
 	l.distro = xstrdup("debian");
@@ -173,7 +173,8 @@ START_TEST(lock_round_trip)
 	ck_assert_int_eq(r.date, release_parse_date("Sat, 21 Nov 2026 09:15:44 UTC"));
 	ck_assert(lock_entry_has_tag(&r.entries[1], "source:zfs"));
 	ck_assert(!lock_entry_has_tag(&r.entries[1], "source"));
-	ck_assert_str_eq(lock_entry_url(&r, &r.entries[0]), "file:///srv/debian/pool/main/apt.deb");
+	url = lock_entry_url(&r, &r.entries[0]);
+	ck_assert_str_eq(url, "file:///srv/debian/pool/main/apt.deb");
 	ck_assert_int_eq(read_file(path, &text, &len), 0);
 	ck_assert_ptr_nonnull(strstr(text, "\n\napt 3.0.4 amd64 trixie pool/main/apt.deb 42 aaaa"));
 	lock_clear(&l);
