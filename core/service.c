@@ -10,8 +10,8 @@
 /* One row per service; see service.h. */
 static const struct service_entry services[] = {
     {KLD_BUILD_SERVICE, &build_service},
-	{KLD_FETCH_SERVICE, &fetch_service},
-	{KLD_SOLVE_SERVICE, &solve_service},
+    {KLD_FETCH_SERVICE, &fetch_service},
+    {KLD_SOLVE_SERVICE, &solve_service},
     {KLD_IMAGE_SERVICE, &image_service},
     {NULL, NULL},
 };
