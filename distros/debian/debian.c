@@ -141,7 +141,7 @@ static int fetch_suite(struct kld_ctx *ctx, struct deb *d, const char *out,
 		size_t n = strcspn(p, " ,");
 		char *comp = str_printf("%.*s", (int)n, p);
 
-		if (comps && word_in(comps, comp)) {
+		if (comps && component_listed(comps, comp)) {
 			ret = fetch_component(ctx, d, out, s, rel, comp, src->arch);
 			found_main |= ret == 0 && !strcmp(comp, "main");
 			ret = ret > 0 ? 0 : ret;

@@ -54,6 +54,8 @@ char *str_printf(const char *fmt, ...) KLD_PRINTF(1, 2);
 char *str_trim(char *s);
 int mkdir_parents(const char *path);             /* creates every directory above `path` */
 int word_in(const char *list, const char *word); /* list: separated by spaces or commas */
-char *read_text(const char *path);               /* whole file, malloc'd, or NULL */
+/* Is `comp` among a Release's Components (where "updates/main" counts as "main")? */
+int component_listed(const char *list, const char *comp);
+char *read_text(const char *path); /* whole file, malloc'd, or NULL */
 
 #endif

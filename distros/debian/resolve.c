@@ -104,6 +104,14 @@ static int add_indexes(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv
 	for (const char *p = comps; p && *p;) {
 		size_t n = strcspn(p, " ");
 
+		if (memchr(p, '/', n)) { /* "updates/main": the files are under main/ */
+			const char *slash = p + n;
+
+			while (slash[-1] != '/')
+				slash--;
+			n -= (size_t)(slash - p);
+			p = slash;
+		}
 		for (int i = 0; i < 3; i++) {
 			static const char *const names[] = {"Packages.xz", "Packages.gz",
 			                                    "Packages"};
@@ -191,10 +199,44 @@ static int accept_kernel(const char *name, void *arg)
 
 	if (n <= f + 1 || strcmp(abi + n - f, flavour) != 0 || abi[n - f - 1] != '-')
 		return 0;
-	for (size_t i = 0; i + 1 < n - f; i++)
+	size_t dots = 0;
+
+	for (size_t i = 0; i + 1 < n - f; i++) {
 		if (abi[i] == '-' && !(abi[i + 1] >= '0' && abi[i + 1] <= '9'))
 			return 0;
-	return abi[0] >= '0' && abi[0] <= '9';
+		dots += abi[i] == '.';
+	}
+	/* "6.1.0-50", "6.12.117+deb13"; not a series meta package like "6.12" */
+	return abi[0] >= '0' && abi[0] <= '9' && dots >= 2;
+}
+
+/*
+ * The release's default kernel: what its newest linux-image-<flavour> depends on (as a fresh
+ * install gets it), so that opt-in series such as bookworm's linux-image-6.12-amd64 are not
+ * picked by version alone. NULL when there is no such meta package.
+ */
+static char *meta_kernel(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv,
+                         const char *flavour)
+{
+	char *meta = str_printf("linux-image-%s", flavour);
+	char *deps = d->solve->depends_of(ctx, sv, meta);
+	char *found = NULL;
+
+	for (char *p = deps; p && *p && !found;) {
+		size_t n = strcspn(p, ", |(");
+		char *w = str_printf("%.*s", (int)n, p);
+
+		if (!strncmp(w, "linux-image-", 12) && accept_kernel(w, (void *)flavour))
+			found = w;
+		else
+			free(w);
+		p += n;
+		p += strcspn(p, ",");
+		p += strspn(p, ", ");
+	}
+	d->host->free(deps);
+	free(meta);
+	return found;
 }
 
 static int pick_kernel(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv,
@@ -206,7 +248,14 @@ static int pick_kernel(struct kld_ctx *ctx, struct deb *d, struct kld_solver *sv
 	int ret;
 
 	*is_default = !want || !*want;
-	if (!*is_default) {
+	if (*is_default) {
+		char *meta = meta_kernel(ctx, d, sv, flavour);
+
+		if (meta) {
+			free(pattern);
+			pattern = meta;
+		}
+	} else {
 		const char *k = !strncmp(want, "linux-image-", 12) ? want + 12 : want;
 
 		free(pattern);

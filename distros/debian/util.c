@@ -103,3 +103,23 @@ char *read_text(const char *path)
 	buf[n] = '\0';
 	return buf;
 }
+
+int component_listed(const char *list, const char *comp)
+{
+	size_t n = strlen(comp);
+
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, " ");
+		const char *w = p;
+
+		/* the security archive lists "updates/main" for the files under main/ */
+		for (const char *s = p; s < p + len; s++)
+			if (*s == '/')
+				w = s + 1;
+		if ((size_t)(p + len - w) == n && !strncmp(w, comp, n))
+			return 1;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
