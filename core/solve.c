@@ -154,6 +154,21 @@ static uint8_t priority_index(const char *v, size_t n)
 	return 0;
 }
 
+/* The "\n\n" that ends a stanza, or NULL (memchr stays linear where strstr may not). */
+static const char *blank_line(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (!nl || nl + 1 >= end)
+			return NULL;
+		if (nl[1] == '\n')
+			return nl;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
 /* Second pass over the index for Size and Priority, stanza k -> solvable first + k. */
 static int scan_meta(struct solver *s, const char *buf, size_t len, Id first, const char *path)
 {
@@ -162,7 +177,7 @@ static int scan_meta(struct solver *s, const char *buf, size_t len, Id first, co
 
 	meta_grow(s);
 	while (p < end) {
-		const char *stop = strstr(p, "\n\n");
+		const char *stop = blank_line(p, end);
 		const char *se = stop ? stop + 1 : end;
 		size_t nl = 0, vl = 0;
 		const char *name = field(p, se, "Package", &nl);
