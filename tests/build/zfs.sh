@@ -60,6 +60,7 @@ add_mod() {
 	f=$(find_mod "$1")
 	[ -n "$f" ] || fail "module $1 not found"
 	for d in $(/sbin/modinfo -F depends "$f" | tr , ' '); do add_mod "$d"; done
+	f=$(find_mod "$1") # sh has no local variables: the recursion changed $f
 	case "$f" in
 	*.xz) xz -dc "$f" >"$work/m/$1.ko" ;;
 	*.zst) zstd -dcq "$f" >"$work/m/$1.ko" ;;
