@@ -69,24 +69,23 @@ static void write_test_deb(const char *out)
 	    {sizeof(files[0]), 0644, ko, "/lib/modules/6.1.0-50-amd64/updates/dkms/hello.ko"},
 	    {sizeof(files[0]), 0644, cr, "/usr/share/doc/hello-modules-6.1.0-50-amd64/copyright"},
 	};
-	struct kld_deb_spec spec = {sizeof(spec),
-	                            2,
-	                            control,
-	                            files,
-	                            "#!/bin/sh\nset -e\ndepmod -a 6.1.0-50-amd64\n",
-	                            "#!/bin/sh\nset -e\n[ \"$1\" = remove ] && depmod -a 6.1.0-50-amd64\n",
-	                            1700000000,
-	                            "kldload-hello (1.0-1+kld1) bookworm; urgency=medium\n\n"
-	                            "  * Test.\n\n -- kldload <kldload@example.org>  Tue, 14 Nov 2023 "
-	                            "22:13:20 +0000\n"};
+	struct kld_deb_spec spec = {
+	    sizeof(spec),
+	    2,
+	    control,
+	    files,
+	    "#!/bin/sh\nset -e\ndepmod -a 6.1.0-50-amd64\n",
+	    "#!/bin/sh\nset -e\n[ \"$1\" = remove ] && depmod -a 6.1.0-50-amd64\n",
+	    1700000000,
+	    "kldload-hello (1.0-1+kld1) bookworm; urgency=medium\n\n"
+	    "  * Test.\n\n -- kldload <kldload@example.org>  Tue, 14 Nov 2023 "
+	    "22:13:20 +0000\n"};
 
 	/* a real amd64 ELF object, as lintian checks the architecture of what it ships */
-	ck_assert_int_eq(sh("printf 'int hello_init(void){return 0;}\\n' | cc -x c -c -o %s -",
-	                    ko),
+	ck_assert_int_eq(sh("printf 'int hello_init(void){return 0;}\\n' | cc -x c -c -o %s -", ko),
 	                 0);
-	ck_assert_int_eq(write_file_atomic(cr, "Copyright: 2023 the authors\nLicense: MIT\n", 41,
-	                                   0644),
-	                 0);
+	ck_assert_int_eq(
+	    write_file_atomic(cr, "Copyright: 2023 the authors\nLicense: MIT\n", 41, 0644), 0);
 	ck_assert_int_eq(debpkg_write(&spec, out), 0);
 	free(ko);
 	free(cr);
@@ -98,9 +97,8 @@ START_TEST(deb_read_by_dpkg)
 
 	unsetenv("SOURCE_DATE_EPOCH");
 	write_test_deb(deb);
-	ck_assert_int_eq(sh("dpkg-deb --info %s | grep -q 'Package: hello-modules-6.1.0-50-amd64'",
-	                    deb),
-	                 0);
+	ck_assert_int_eq(
+	    sh("dpkg-deb --info %s | grep -q 'Package: hello-modules-6.1.0-50-amd64'", deb), 0);
 	ck_assert_int_eq(sh("dpkg-deb --info %s | grep -q 'Installed-Size: [0-9]'", deb), 0);
 	ck_assert_int_eq(sh("dpkg-deb --contents %s | grep -q "
 	                    "'root/root .* ./lib/modules/6.1.0-50-amd64/updates/dkms/hello.ko'",
@@ -143,27 +141,34 @@ START_TEST(repo_signed_and_indexed)
 	char *deb = path_join(dir, "a.deb"), *key = path_join(dir, "key");
 	char *top = path_join(dir, "repo"), *bad = path_join(dir, "bad");
 	const char *debs[] = {deb};
-	struct kld_repo_spec s = {.size = sizeof(s), .n_debs = 1, .dir = top, .codename = "bookworm",
-	                          .suite = "oldstable", .version = "12.15", .origin = "kldload",
-	                          .arch = "amd64", .debs = debs, .key_dir = key,
+	struct kld_repo_spec s = {.size = sizeof(s),
+	                          .n_debs = 1,
+	                          .dir = top,
+	                          .codename = "bookworm",
+	                          .suite = "oldstable",
+	                          .version = "12.15",
+	                          .origin = "kldload",
+	                          .arch = "amd64",
+	                          .debs = debs,
+	                          .key_dir = key,
 	                          .epoch = 1700000000};
 
 	write_test_deb(deb);
 	ck_assert_int_eq(repo_key_ensure(key), 0);
 	ck_assert_int_eq(repo_write(&s), 0);
 	/* the field's verifiers accept the signature with the key, and only with it */
-	ck_assert_int_eq(sh("gpgv --keyring %s/public.gpg %s/dists/bookworm/InRelease 2>/dev/null",
-	                    key, top),
-	                 0);
+	ck_assert_int_eq(
+	    sh("gpgv --keyring %s/public.gpg %s/dists/bookworm/InRelease 2>/dev/null", key, top),
+	    0);
 	if (have("sqv"))
 		ck_assert_int_eq(sh("sqv --keyring %s/public.gpg %s/dists/bookworm/Release.gpg "
 		                    "%s/dists/bookworm/Release >/dev/null 2>&1",
 		                    key, top, top),
 		                 0);
 	ck_assert_int_eq(repo_key_ensure(bad), 0);
-	ck_assert_int_ne(sh("gpgv --keyring %s/public.gpg %s/dists/bookworm/InRelease 2>/dev/null",
-	                    bad, top),
-	                 0);
+	ck_assert_int_ne(
+	    sh("gpgv --keyring %s/public.gpg %s/dists/bookworm/InRelease 2>/dev/null", bad, top),
+	    0);
 	/* the index names the pool file, its hashes match, and the Release lists the index */
 	ck_assert_int_eq(sh("cd %s && f=$(sed -n 's/^Filename: //p' dists/bookworm/main/"
 	                    "binary-amd64/Packages) && test \"$f\" = pool/main/k/kldload-hello/"
@@ -193,17 +198,18 @@ START_TEST(cpio_and_fat)
 	                    tree, tree, tree, tree),
 	                 0);
 	ck_assert_int_eq(cpio_write_tree(tree, cpio, 1700000000), 0);
-	ck_assert_int_eq(sh("zcat %s | cpio -t --quiet | grep -qx lib/modules/k/updates/a.ko", cpio),
-	                 0);
+	ck_assert_int_eq(
+	    sh("zcat %s | cpio -t --quiet | grep -qx lib/modules/k/updates/a.ko", cpio), 0);
 	if (have("mkfs.fat") && have("mcopy")) {
 		ck_assert_int_eq(fat_write_tree(tree, img, 1700000000), 0);
 		sleep(1);
 		ck_assert_int_eq(fat_write_tree(tree, img2, 1700000000), 0);
 		ck_assert_int_eq(sh("cmp -s %s %s", img, img2), 0);
-		ck_assert_int_eq(sh("MTOOLS_SKIP_CHECK=1 mtype -i %s ::/EFI/boot/bootx64.efi | grep "
-		                    "-qx y",
-		                    img),
-		                 0);
+		ck_assert_int_eq(
+		    sh("MTOOLS_SKIP_CHECK=1 mtype -i %s ::/EFI/boot/bootx64.efi | grep "
+		       "-qx y",
+		       img),
+		    0);
 	}
 	free(tree), free(cpio), free(img), free(img2);
 }
@@ -215,16 +221,19 @@ START_TEST(iso_boot_entries)
 	char *iso = path_join(dir, "x.iso"), *iso2 = path_join(dir, "y.iso");
 	char *efi = path_join(dir, "iso/boot/grub/efi.img");
 	const char *trees[] = {tree};
-	struct kld_iso_spec s = {.size = sizeof(s), .flags = KLD_ISO_HYBRID | KLD_ISO_MD5SUM,
-	                         .trees = trees, .n_trees = 1, .volume_id = "KLDLOAD TEST",
+	struct kld_iso_spec s = {.size = sizeof(s),
+	                         .flags = KLD_ISO_HYBRID | KLD_ISO_MD5SUM,
+	                         .trees = trees,
+	                         .n_trees = 1,
+	                         .volume_id = "KLDLOAD TEST",
 	                         .bios_image = "isolinux/isolinux.bin",
 	                         .bios_catalog = "isolinux/boot.cat",
 	                         .isohybrid_mbr = "/usr/lib/ISOLINUX/isohdpfx.bin",
-	                         .efi_image = "boot/grub/efi.img", .output = iso,
+	                         .efi_image = "boot/grub/efi.img",
+	                         .output = iso,
 	                         .epoch = 1700000000};
 
-	if (!have("xorriso") || !have("mkfs.fat") ||
-	    !path_exists("/usr/lib/ISOLINUX/isolinux.bin"))
+	if (!have("xorriso") || !have("mkfs.fat") || !path_exists("/usr/lib/ISOLINUX/isolinux.bin"))
 		return;
 	ck_assert_int_eq(sh("mkdir -p %s/isolinux %s/boot/grub %s/EFI/boot && cp "
 	                    "/usr/lib/ISOLINUX/isolinux.bin %s/isolinux/ && echo e > "
