@@ -46,10 +46,8 @@ static int setting_text(const config_setting_t *s, const char *path, char **out)
 		for (int i = 0; i < config_setting_length(s); i++) {
 			_cleanup_free_ char *item = NULL, *prev = joined;
 			int r = setting_text(config_setting_get_elem(s, (unsigned)i), path, &item);
-			if (r < 0) {
-				free(prev);
-				return r;
-			}
+			if (r < 0)
+				return r; /* prev, the list so far, is freed on the way out */
 			joined = xasprintf("%s%s%s", prev, i ? "," : "", item);
 		}
 		*out = joined;

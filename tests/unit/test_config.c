@@ -78,11 +78,15 @@ START_TEST(wrong_type_names_file_and_line)
 	struct plan plan = {0};
 	_cleanup_free_ char *p1 = write_conf("t1.conf", "\n\njobs = \"many\";\n");
 	_cleanup_free_ char *p2 = write_conf("t2.conf", "release = { a = 1; };\n");
+	_cleanup_free_ char *p3 = write_conf("t3.conf", "modules = (\"zfs\",\n { a = 1; });\n");
 
 	ck_assert_int_eq(config_load(&plan, p1, 1), -KLD_E_CONFIG);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "t1.conf:3: 'jobs' must be a whole number"));
 	ck_assert_int_eq(config_load(&plan, p2, 1), -KLD_E_CONFIG);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "t2.conf:1: 'release' must be a value"));
+	/* A group inside a list, after a good element: the list built so far is not leaked. */
+	ck_assert_int_eq(config_load(&plan, p3, 1), -KLD_E_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "t3.conf:2:"));
 	plan_release(&plan);
 }
 END_TEST
