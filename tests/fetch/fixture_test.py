@@ -287,6 +287,38 @@ def case_kernel_choice(fx):
     expect_fail(p, EXIT_UNSAT, r"no kernel package linux-image-9\.9-amd64")
 
 
+def case_interrupted(fx):
+    """SIGINT in the middle of a download: no stage output, no cache entry that does not match
+    its name, the partial file kept; the next run resumes it with a Range request."""
+    import signal
+    fx.rules("bigpkg slow 1\n")
+    cmd = [KLDLOAD, "--plugin-path", PLUGIN_DIR, "--work-dir", fx.work, "--cache-dir", fx.cache,
+           "-o", fx.out, "--stage", "fetch..resolve", "--mirror", fx.mirror, "--keyring",
+           fx.dir + "/keyring.gpg", "-O", "debian.apt_dir=/nonexistent"]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any("bigpkg" in l for l in fx.log()):
+        time.sleep(0.05)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    err = p.communicate(timeout=60)[1]
+    sys.stderr.write(err)
+    check(p.returncode == 130, "exit %d after SIGINT" % p.returncode)
+    no_stage_output(fx, "resolve")
+    files = [f for d in os.listdir(fx.cache + "/sha256")
+             for f in os.listdir(fx.cache + "/sha256/" + d)]
+    for f in files:
+        if len(f) == 64:
+            check(sha256("%s/sha256/%s/%s" % (fx.cache, f[:2], f)) == f, "bad entry " + f)
+    parts = [f for f in files if f.endswith(".part")]
+    check(parts, "no partial file kept to resume")
+    p = fx.run()
+    check(p.returncode == 0, "rerun exit %d" % p.returncode)
+    reqs = [l for l in fx.log() if "bigpkg" in l]
+    check(re.search(r"bytes=[1-9]\d*-$", reqs[-1]), "resumed with a Range: %s" % reqs)
+    assert_cache_holds_lock(fx, fx.work + "/resolve/kldload.lock")
+
+
 def case_concurrent(fx):
     """Two processes share one cache: both succeed, every entry is sound."""
     procs = []
@@ -319,6 +351,7 @@ CASES = {
     "conflict": (case_conflict, {}),
     "kernel-choice": (case_kernel_choice, {}),
     "concurrent": (case_concurrent, {}),
+    "interrupted": (case_interrupted, {}),
 }
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ lines of "SUBSTRING MODE [COUNT]": for a request path containing SUBSTRING it
   fail503   answers 503 Service Unavailable,
   truncate  sends the headers of the whole file but only half of its body, then closes,
   hang      accepts and never answers,
+  slow      sends the body in 16 KiB pieces, 0.1 s apart,
 COUNT times (default: always); later requests are served normally. Every request is appended
 to ROOT/.log as "METHOD PATH RANGE-or--".
 """
@@ -92,6 +93,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
+            return
+        if mode == "slow":
+            for i in range(0, len(body), 16384):
+                self.wfile.write(body[i:i + 16384])
+                self.wfile.flush()
+                time.sleep(0.1)
             return
         self.wfile.write(body)
 
