@@ -285,8 +285,18 @@ int fetch_lock_file(const struct plan *plan, const char *lock_path, const char *
 	struct dl_opts o;
 	int ret = lock_load(lock_path, &l);
 
-	if (ret == 0)
+	if (ret == 0) {
+		double days = lock_age(&l, time(NULL)) / 86400;
+
+		int rebuild = plan && plan_get(plan, "lock");
+
+		/* a rebuild from an old lock says so: its packages may lack security fixes */
+		log_msg("fetch", rebuild && days > 90 ? KLD_LOG_WARN : KLD_LOG_INFO,
+		        "%s: %s %s of %s, %.0f days old, %zu packages", lock_path,
+		        l.release ? l.release : "?", l.version ? l.version : "",
+		        l.date_str ? l.date_str : "an unknown date", days, l.n_entries);
 		ret = cache_open(&c, plan ? plan_get(plan, "cache_dir") : NULL);
+	}
 	if (ret == 0) {
 		fetch_dl_opts(plan, &o);
 		o.what = "packages";
