@@ -205,7 +205,7 @@ int solve_add_debian(struct solver *s, const char *repo_name, const char *base_u
 {
 	_cleanup_free_ char *buf = NULL;
 	struct repoinfo *ri;
-	size_t len;
+	size_t len = 0;
 	Repo *repo;
 	FILE *f;
 	Id first;

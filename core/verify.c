@@ -93,7 +93,7 @@ int verify_split_cleartext(const char *data, size_t len, const char *name, char 
 	struct cursor c = {data, data + len};
 	_cleanup_free_ char *body = NULL;
 	const char *line, *sig_start;
-	size_t n, body_len;
+	size_t n, body_len = 0;
 	int ret;
 
 	if (!next_line(&c, &line, &n) || !line_is(line, n, BEGIN_MSG))
@@ -248,7 +248,7 @@ int verify_signed_file(const char *signed_path, const char *const *keyrings, con
 	_cleanup_free_ char *data = NULL, *body = NULL, *sig = NULL;
 	_cleanup_free_ char *sig_path = NULL, *body_path = NULL;
 	char tmpl[] = "/tmp/kldload-verify-XXXXXX";
-	size_t len, body_len, sig_len;
+	size_t len = 0, body_len = 0, sig_len = 0;
 	int ret;
 
 	ret = check_keyrings(keyrings);
