@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "assemble.h"
+#include "udebs.h"
 
 /* ---- small helpers shared with bootcfg.c ---- */
 
@@ -119,6 +120,7 @@ struct asm_run {
 	int64_t epoch;
 	char **debs; /* repository contents */
 	uint32_t n_debs;
+	struct udeb_result udebs;
 };
 
 static void run_clear(struct asm_run *r)
@@ -138,6 +140,7 @@ static void run_clear(struct asm_run *r)
 	for (uint32_t i = 0; i < r->n_debs; i++)
 		free(r->debs[i]);
 	free(r->debs);
+	udeb_result_clear(&r->udebs);
 }
 
 static void add_deb(struct asm_run *r, const char *file)
@@ -612,6 +615,73 @@ static int make_repo(struct asm_run *r, const char *lock_path)
 	return ret;
 }
 
+/* ---- the installer's udebs ---- */
+
+/* The netboot initrd's dpkg status and kernel release, read from the initrd itself. */
+static int initrd_facts(struct asm_run *r, char **status, char **kabi)
+{
+	char *dir = str_printf("%s/initrd", r->scratch);
+	char *script =
+	    str_printf("mkdir -p '%s' && cd '%s' && zcat '%s/cd/install.amd/initrd.gz' | "
+	               "cpio -id --quiet var/lib/dpkg/status 'lib/modules/*/modules.order' "
+	               "&& ls lib/modules > kabi",
+	               dir, dir, r->out);
+	const char *argv[] = {"sh", "-c", script, NULL};
+	char *path;
+	int32_t st = 0;
+	int ret = r->im->run(r->ctx, argv, &st);
+
+	if (ret == 0 && st != 0)
+		ret = r->d->host->error(r->ctx, -EBADMSG, "cannot read the installer's initrd");
+	path = str_printf("%s/var/lib/dpkg/status", dir);
+	if (ret == 0 && !(*status = read_text(path)))
+		ret = fail(r, -EIO, "cannot read", path);
+	free(path);
+	path = str_printf("%s/kabi", dir);
+	if (ret == 0 && !(*kabi = read_text(path)))
+		ret = fail(r, -EIO, "cannot read", path);
+	if (ret == 0)
+		str_trim(*kabi);
+	free(path), free(dir), free(script);
+	return ret;
+}
+
+static int installer_udebs(struct asm_run *r)
+{
+	const char *fdir = r->d->host->stage_dir(r->ctx, "fetch");
+	char *repos = str_printf("%s/%s", fdir, REPOS_FILE), *text = read_text(repos);
+	char suite[256], base[2048], *status = NULL, *kabi = NULL;
+	const char *must = r->d->host->option(r->ctx, "require_offline");
+	int ret = text && sscanf(text, "%255s %2047s", suite, base) == 2
+	              ? 0
+	              : fail(r, -EIO, "cannot read", repos);
+
+	if (ret == 0)
+		ret = initrd_facts(r, &status, &kabi);
+	if (ret == 0) {
+		struct udeb_job j = {r->d,    r->ctx, r->im,  fdir,       suite,   base,
+		                     r->arch, kabi,   status, r->scratch, r->epoch};
+
+		ret = udebs_gather(&j, &r->udebs);
+	}
+	if (ret == 0)
+		r->d->host->log(r->ctx, KLD_LOG_INFO, "installer %s: %u udebs on the medium", kabi,
+		                r->udebs.n_files);
+	if (ret == 0 && r->udebs.n_missing)
+		r->d->host->log(
+		    r->ctx, KLD_LOG_WARN,
+		    "%u installer components are on neither the mirror nor in the "
+		    "release's regular packages, so the image installs from the network "
+		    "only, not offline: %s",
+		    r->udebs.n_missing, r->udebs.missing);
+	if (ret == 0 && r->udebs.n_missing && must && atoi(must))
+		ret = r->d->host->error(r->ctx, -KLD_E_UNSAT,
+		                        "debian.require_offline: %u installer udebs are missing",
+		                        r->udebs.n_missing);
+	free(repos), free(text), free(status), free(kabi);
+	return ret;
+}
+
 /* ---- .disk and the rest ---- */
 
 static int disk_files(struct asm_run *r)
@@ -646,8 +716,10 @@ static int disk_files(struct asm_run *r)
 static int write_info(struct asm_run *r)
 {
 	char *path = str_printf("%s/info", r->out);
-	char *text = str_printf("codename %s\nversion %s\narch %s\nkernel %s\nepoch %lld\n",
-	                        r->codename, r->version, r->arch, r->kernel, (long long)r->epoch);
+	char *text = str_printf("codename %s\nversion %s\narch %s\nkernel %s\nepoch %lld\n"
+	                        "udebs %u\nudebs_missing %u\n",
+	                        r->codename, r->version, r->arch, r->kernel, (long long)r->epoch,
+	                        r->udebs.n_files, r->udebs.n_missing);
 	int ret = write_text(path, text);
 
 	if (ret < 0)
@@ -707,6 +779,8 @@ int deb_assemble(struct kld_ctx *ctx, void *state)
 		ret = extract_installer(&r, ilock);
 	if (ret == 0)
 		ret = lay_out_installer(&r);
+	if (ret == 0)
+		ret = installer_udebs(&r);
 	if (ret == 0)
 		ret = module_packages(&r);
 	if (ret == 0)
