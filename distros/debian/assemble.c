@@ -790,7 +790,7 @@ int deb_assemble(struct kld_ctx *ctx, void *state)
 	if (ret == 0)
 		ret = write_info(&r);
 	if (ret == 0)
-		ret = d->host->publish(ctx, "installer lock", "installer.lock");
+		ret = d->host->publish(ctx, "installer-lock", "installer.lock");
 	run_clear(&r);
 	free(lock_path);
 	free(ilock);
