@@ -17,7 +17,9 @@
 #                                   /kt/run.sh), extra files SRC copied to /DST; powers off after
 #   kt_boot KERNEL INITRD OUTFILE [CMDLINE [TIMEOUT]]
 #                                   boots with qemu-system-x86_64 -accel tcg, console to OUTFILE;
-#                                   returns 0 when the script ran to its end ("KT-END" printed)
+#                                   returns 0 when the script ran to its end ("KT-END" printed);
+#                                   KT_MEM (MiB) and KT_QEMU_ARGS (extra words, e.g. pflash
+#                                   drives for OVMF) adjust the machine
 #   kt_mirror_uri                   the Debian mirror the host's APT sources name (first URI)
 #   kt_suite_fetch_deb SUITE PKG    like kt_fetch_deb, from another suite of that mirror (e.g.
 #                                   bookworm-backports) through private APT lists in the cache
@@ -136,7 +138,7 @@ kt_boot() {
 	rm -f "$out"
 	timeout "$limit" qemu-system-x86_64 -accel tcg -m "${KT_MEM:-512}" -smp 1 -nographic \
 		-monitor none -serial "file:$out" -no-reboot -nic none \
-		-kernel "$kernel" -initrd "$initrd" \
+		${KT_QEMU_ARGS:-} -kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0,115200 panic=-1 $cmdline" </dev/null >/dev/null 2>&1
 	rc=$?
 	[ $rc -eq 124 ] && echo "kt_boot: no power-off within ${limit}s; console in $out" >&2
