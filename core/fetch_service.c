@@ -183,6 +183,17 @@ static int f_verify_signed(struct kld_ctx *ctx, const char *signed_path, const c
 	return ret < 0 ? to_ctx(ctx, ret) : 0;
 }
 
+static int f_verify_detached(struct kld_ctx *ctx, const char *data_path, const char *sig_path,
+                             const char *keyrings)
+{
+	char **rings = split_keyrings(keyrings ? keyrings : "");
+	int ret = verify_detached_file(data_path, sig_path, (const char *const *)rings,
+	                               plan_value(ctx, "verifier"));
+
+	strv_free(rings);
+	return ret < 0 ? to_ctx(ctx, ret) : 0;
+}
+
 /* ---- release files ---- */
 
 struct kld_release {
@@ -327,6 +338,7 @@ const struct kld_fetch fetch_service = {
     .release_entry = f_release_entry,
     .release_close = f_release_close,
     .fetch_lock = f_fetch_lock,
+    .verify_detached = f_verify_detached,
 };
 
 /* ---- kld.solve/1 ---- */

@@ -280,6 +280,16 @@ int verify_signed_file(const char *signed_path, const char *const *keyrings, con
 	return 0;
 }
 
+int verify_detached_file(const char *data_path, const char *sig_path, const char *const *keyrings,
+                         const char *verifier)
+{
+	int ret = check_keyrings(keyrings);
+
+	if (ret < 0)
+		return ret;
+	return run_verifier(pick_verifier(verifier), keyrings, sig_path, data_path, sig_path);
+}
+
 /* ---- Release files ---- */
 
 time_t release_parse_date(const char *s)

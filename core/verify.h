@@ -34,6 +34,13 @@ int verify_split_cleartext(const char *data, size_t len, const char *name, char 
 int verify_signed_file(const char *signed_path, const char *const *keyrings, const char *verifier,
                        char **text, size_t *text_len);
 
+/*
+ * The same check for a file and its detached signature (Release and Release.gpg, for archives
+ * that publish no InRelease). The data file is the one to parse afterwards.
+ */
+int verify_detached_file(const char *data_path, const char *sig_path, const char *const *keyrings,
+                         const char *verifier);
+
 struct release_file {
 	char *path; /* relative to dists/<suite>/, e.g. "main/binary-amd64/Packages.xz" */
 	int64_t size;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "debian.h"
 #include "assemble.h"
@@ -57,20 +58,58 @@ struct suite {
 	const char *want; /* what Suite or Codename must say */
 };
 
+/*
+ * An archive without InRelease: Release and its detached Release.gpg, verified before the
+ * Release takes its final name (nothing unverified is kept).
+ */
+static int fetch_detached(struct kld_ctx *ctx, struct deb *d, const char *out,
+                          const struct suite *s, const char *keyring, const char *text)
+{
+	char *url = str_printf("%s/dists/%s/Release", s->base, s->name);
+	char *sig_url = str_printf("%s.gpg", url);
+	char *tmp = str_printf("%s.unverified", text);
+	char *sig = str_printf("%s/dists/%s/Release.gpg", out, s->name);
+	struct kld_fetch_item it[2] = {
+	    {.size = sizeof(it[0]), .url = url, .length = -1, .dest = tmp},
+	    {.size = sizeof(it[0]), .url = sig_url, .length = -1, .dest = sig},
+	};
+	int ret = d->fetch->download(ctx, it, 2);
+
+	if (ret == 0)
+		ret = d->fetch->verify_detached(ctx, tmp, sig, keyring);
+	if (ret == 0 && rename(tmp, text) < 0)
+		ret = d->host->error(ctx, -errno, "cannot rename %s", tmp);
+	unlink(tmp);
+	free(url);
+	free(sig_url);
+	free(tmp);
+	free(sig);
+	return ret;
+}
+
 static int fetch_inrelease(struct kld_ctx *ctx, struct deb *d, const char *out,
                            const struct suite *s, const char *keyring, struct kld_release **rel)
 {
 	char *url = str_printf("%s/dists/%s/InRelease", s->base, s->name);
 	char *dest = str_printf("%s/dists/%s/InRelease", out, s->name);
 	char *text = str_printf("%s/dists/%s/Release", out, s->name);
-	struct kld_fetch_item it = {.size = sizeof(it), .url = url, .length = -1, .dest = dest};
+	struct kld_fetch_item it = {.size = sizeof(it),
+	                            .flags = KLD_FETCH_OPTIONAL,
+	                            .url = url,
+	                            .length = -1,
+	                            .dest = dest};
 	int ret = mkdir_parents(dest);
 
 	if (ret < 0)
 		ret = d->host->error(ctx, ret, "cannot create the directory of %s", dest);
 	if (ret == 0)
 		ret = d->fetch->download(ctx, &it, 1);
-	if (ret == 0)
+	if (ret == 0 && it.result == -ENOENT &&
+	    KLD_TABLE_HAS(d->fetch, struct kld_fetch, verify_detached))
+		ret = fetch_detached(ctx, d, out, s, keyring, text);
+	else if (ret == 0 && it.result == -ENOENT)
+		ret = d->host->error(ctx, -ENOENT, "%s: no such file", url);
+	else if (ret == 0)
 		ret = d->fetch->verify_signed(ctx, dest, keyring, text);
 	if (ret == 0)
 		ret = d->fetch->release_open(ctx, text, s->want, rel);

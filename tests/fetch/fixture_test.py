@@ -186,6 +186,26 @@ def case_unknown_key(fx):
     check(p.returncode == 0, "with the signer's keyring")
 
 
+def case_detached(fx):
+    """An archive with Release + Release.gpg and no InRelease (apt's fallback)."""
+    env = dict(os.environ, GNUPGHOME=fx.dir + "/gnupg")
+    os.unlink(fx.dists + "/InRelease")
+
+    def detach(key):
+        subprocess.run(["gpg", "-q", "--batch", "--yes", "--local-user", key, "--armor",
+                        "--detach-sign", "-o", fx.dists + "/Release.gpg", fx.dists + "/Release"],
+                       check=True, env=env)
+    detach("stranger@fixture.invalid")
+    p = fx.run()
+    expect_fail(p, EXIT_VERIFY, r"Release\.gpg: no good signature by a key in .*keyring\.gpg")
+    no_stage_output(fx, "fetch")
+    detach("archive@fixture.invalid")
+    p = fx.run()
+    check(p.returncode == 0, "exit %d" % p.returncode)
+    check(any("Release.gpg" in l for l in fx.log()), "Release.gpg fetched")
+    assert_cache_holds_lock(fx, fx.work + "/resolve/kldload.lock")
+
+
 def case_expired(fx):
     p = fx.run()
     expect_fail(p, EXIT_VERIFY, r"Release: expired on Sat, 01 Jan 2000")
@@ -352,6 +372,7 @@ CASES = {
     "kernel-choice": (case_kernel_choice, {}),
     "concurrent": (case_concurrent, {}),
     "interrupted": (case_interrupted, {}),
+    "detached": (case_detached, {}),
 }
 
 if __name__ == "__main__":

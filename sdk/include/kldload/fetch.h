@@ -92,6 +92,14 @@ struct kld_fetch {
 	 * present in the cache, each checked against the size and SHA-256 in the lock.
 	 */
 	int (*fetch_lock)(struct kld_ctx *ctx, const char *lock_path, const char *tag);
+
+	/*
+	 * Like verify_signed() for a file with a detached signature (a Debian Release and its
+	 * Release.gpg, where an archive publishes no InRelease): -KLD_E_VERIFY unless `sig_path`
+	 * holds a good signature over `data_path` by a key of `keyrings`. Nothing is written.
+	 */
+	int (*verify_detached)(struct kld_ctx *ctx, const char *data_path, const char *sig_path,
+	                       const char *keyrings);
 };
 
 #ifdef __cplusplus
