@@ -76,10 +76,20 @@ static char *control_part(const char *st)
 	return out;
 }
 
-static void index_parse(struct index *ix, char *text)
+/* The end of the stanza at `p`: its blank line (linear: no strstr over the whole index). */
+static char *stanza_end(char *p)
+{
+	for (; *p; p++)
+		if (p[0] == '\n' && p[1] == '\n')
+			return p;
+	return NULL;
+}
+
+/* `full`: keep the control text too (udebs); a main index only needs names and files. */
+static void index_parse(struct index *ix, char *text, int full)
 {
 	for (char *st = text; st && *st;) {
-		char *end = strstr(st, "\n\n");
+		char *end = stanza_end(st);
 		struct stanza s = {0};
 		char *size;
 
@@ -97,7 +107,7 @@ static void index_parse(struct index *ix, char *text)
 			size = field(st, "Size");
 			s.size = size ? atoll(size) : -1;
 			free(size);
-			s.text = control_part(st);
+			s.text = full ? control_part(st) : NULL;
 			ix->v = realloc(ix->v, (ix->n + 1) * sizeof(*ix->v));
 			if (!ix->v)
 				abort();
@@ -119,13 +129,27 @@ static void index_clear(struct index *ix)
 	free(ix->v);
 }
 
+/* The kernel module udebs' name suffix for the installer's kernel ("-<kabi>-di"). */
+static const char *kmod_suffix;
+
+static int other_kernel(const char *name)
+{
+	size_t n = strlen(name), k = kmod_suffix ? strlen(kmod_suffix) : 0;
+
+	if (n < 4 || strcmp(name + n - 3, "-di") != 0 || !k)
+		return 0;
+	return n < k || strcmp(name + n - k, kmod_suffix) != 0;
+}
+
+/* A package by name, else a provider of it built for the installer's kernel. */
 static struct stanza *find(struct index *ix, const char *name)
 {
 	for (size_t i = 0; i < ix->n; i++)
 		if (!strcmp(ix->v[i].name, name))
 			return &ix->v[i];
 	for (size_t i = 0; i < ix->n; i++)
-		if (ix->v[i].provides && word_in(ix->v[i].provides, name))
+		if (ix->v[i].provides && word_in(ix->v[i].provides, name) &&
+		    !other_kernel(ix->v[i].name))
 			return &ix->v[i];
 	return NULL;
 }
@@ -197,6 +221,7 @@ static void choose(struct index *ix, const char *status, const char *kabi)
 {
 	char *suffix = str_printf("-%s-di", kabi);
 
+	kmod_suffix = suffix;
 	for (size_t i = 0; i < ix->n; i++) {
 		struct stanza *s = &ix->v[i];
 		size_t n = strlen(s->name);
@@ -219,6 +244,7 @@ static void choose(struct index *ix, const char *status, const char *kabi)
 		mark(ix, status, find(ix, name));
 		free(name);
 	}
+	kmod_suffix = NULL;
 	free(suffix);
 }
 
@@ -291,7 +317,11 @@ static int fetch_udebs(struct udeb_job *j, struct index *ix, const char *dir)
 	}
 	ret = j->d->fetch->download(j->ctx, items, n);
 	for (uint32_t k = 0; k < n; k++) {
+		char *part = str_printf("%s.part", items[k].dest);
+
 		unlink(items[k].dest);
+		unlink(part);
+		free(part);
 		free((char *)items[k].dest);
 		if (ret == 0 && items[k].result == -ENOENT) {
 			who[k]->missing = 1;
@@ -418,7 +448,7 @@ static int load_main_index(struct udeb_job *j, struct index *main_ix)
 	if (ret == 0 && !(text = read_text(plain)))
 		ret = -EIO;
 	if (ret == 0)
-		index_parse(main_ix, text);
+		index_parse(main_ix, text, 0);
 	free(xz), free(plain), free(script), free(text);
 	return ret;
 }
@@ -438,7 +468,7 @@ int udebs_gather(struct udeb_job *j, struct udeb_result *res)
 	if (ret == 0 && !(text = read_text(plain)))
 		ret = j->d->host->error(j->ctx, -EIO, "cannot read %s", plain);
 	if (ret == 0) {
-		index_parse(&ix, text);
+		index_parse(&ix, text, 1);
 		choose(&ix, j->initrd_status, j->kabi);
 		ret = fetch_udebs(j, &ix, dir);
 	}
