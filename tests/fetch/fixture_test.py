@@ -206,6 +206,19 @@ def case_detached(fx):
     assert_cache_holds_lock(fx, fx.work + "/resolve/kldload.lock")
 
 
+def case_file_gpgv(fx):
+    """A local mirror (file://) checked with gpgv instead of sqv, good and bad."""
+    fx.mirror = "file://%s/debian" % fx.root
+    p = fx.run("--verifier", "gpgv")
+    check(p.returncode == 0, "exit %d" % p.returncode)
+    check(not fx.log(), "the HTTP server was used")
+    assert_cache_holds_lock(fx, fx.work + "/resolve/kldload.lock")
+    shutil.rmtree(fx.work)
+    fx.sign("stranger@fixture.invalid")
+    p = fx.run("--verifier", "gpgv")
+    expect_fail(p, EXIT_VERIFY, r"InRelease: no good signature .*\(gpgv: .*No public key")
+
+
 def case_expired(fx):
     p = fx.run()
     expect_fail(p, EXIT_VERIFY, r"Release: expired on Sat, 01 Jan 2000")
@@ -373,6 +386,7 @@ CASES = {
     "concurrent": (case_concurrent, {}),
     "interrupted": (case_interrupted, {}),
     "detached": (case_detached, {}),
+    "file-gpgv": (case_file_gpgv, {}),
 }
 
 if __name__ == "__main__":
