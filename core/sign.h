@@ -127,5 +127,12 @@ int module_decompress(const uint8_t *buf, size_t len, const char *name, uint8_t 
  * Plan key resign ("1"/"true"/"yes") re-signs modules that already carry a signature.
  */
 int stage_sign(const struct stage_env *env);
+/*
+ * What the sign stage depends on beyond the plan: the certificate of the key it will use (the
+ * configured one, or the per-user default), so that replacing a key file re-signs. Never the
+ * private key itself.
+ */
+struct hasher;
+int stage_sign_inputs(const struct plan *plan, struct hasher *h);
 
 #endif

@@ -364,6 +364,42 @@ static int resolve_key(const struct plan *plan, char **key_ref, char **cert_ref)
 	return 0;
 }
 
+static int hash_if_file(struct hasher *h, const char *path)
+{
+	if (!path || strncmp(path, "pkcs11:", 7) == 0 || !path_exists(path)) {
+		hasher_add_str(h, path ? path : "");
+		return 0;
+	}
+	return hasher_add_file(h, path);
+}
+
+int stage_sign_inputs(const struct plan *plan, struct hasher *h)
+{
+	const char *k = plan_get(plan, "sign_key"), *c = plan_get(plan, "sign_cert");
+	_cleanup_free_ char *dir = NULL, *pem = NULL;
+
+	if (c)
+		return hash_if_file(h, c);
+	if (k && strncmp(k, "pkcs11:", 7) != 0) {
+		/* The certificate may sit in the key file: hash the key's public half only. */
+		X509 *cert = NULL;
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		int ok = keys_read_cert(k, &cert) == 0 && X509_digest(cert, EVP_sha256(), md, &n);
+
+		X509_free(cert);
+		err_clear();
+		if (ok)
+			hasher_add(h, md, n);
+		return 0;
+	}
+	if (k)
+		return 0; /* a token's URI: the plan, which is hashed already, names it */
+	dir = keys_default_dir();
+	pem = path_join(dir, KEYS_CERT_PEM_FILE);
+	return hash_if_file(h, pem);
+}
+
 static int write_certs(const char *out_dir, X509 *cert)
 {
 	_cleanup_free_ char *pem = path_join(out_dir, KEYS_CERT_PEM_FILE);

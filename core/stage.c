@@ -25,6 +25,11 @@ static const core_stage_fn core_stages[STAGE_COUNT] = {
     [STAGE_SIGN] = stage_sign,
 };
 
+/* What core stages depend on beyond the plan, the plugins and the previous stage's output. */
+static int (*const core_stage_inputs[STAGE_COUNT])(const struct plan *plan, struct hasher *h) = {
+    [STAGE_SIGN] = stage_sign_inputs,
+};
+
 /* Plan keys that say where or how fast, not what: they do not change a stage's result. */
 static const char *const unhashed_keys[] = {"jobs",  "work_dir", "cache_dir",   "output",
                                             "stage", "force",    "plugin_path", "dry_run"};
@@ -233,6 +238,14 @@ static int input_hash(struct runner *run, int id, const char *prev_output, char 
 		}
 	}
 	hasher_add_str(h, prev_output ? prev_output : "");
+	if (core_stage_inputs[id]) {
+		int r = core_stage_inputs[id](&run->plan, h);
+		if (r < 0) {
+			char discard[SHA256_HEX_LEN];
+			hasher_final(h, discard);
+			return r;
+		}
+	}
 	hasher_final(h, out);
 	return 0;
 }
