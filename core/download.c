@@ -176,21 +176,52 @@ static int digest_existing(struct slot *s)
 	return 0;
 }
 
-/* Open and lock "<dest>.part"; 1 when another process holds it. */
+/*
+ * Open "<dest>.part" and lock it, making sure the locked file is still the one at that path:
+ * another process may have renamed it into place between our open() and our flock().
+ */
+static int part_lock(struct dl_item *it, const char *part, int *fd_out, struct stat *st)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		struct stat now;
+		int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			item_fail(it, -errno, "cannot create %s: %s", part, strerror(errno));
+			return -errno;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			return 1;
+		}
+		if (fstat(fd, st) == 0 && stat(part, &now) == 0 && now.st_ino == st->st_ino &&
+		    now.st_dev == st->st_dev) {
+			if (it->sha256 && st->st_size == 0 && access(it->dest, F_OK) == 0) {
+				unlink(part); /* made just now, after the other process finished */
+				close(fd);
+				return 2;
+			}
+			*fd_out = fd;
+			return 0;
+		}
+		close(fd);
+		if (it->sha256 && access(it->dest, F_OK) == 0)
+			return 2; /* finished by the other process; the cache checks it */
+	}
+	item_fail(it, -EBUSY, "%s: cannot lock a stable partial file", part);
+	return -EBUSY;
+}
+
+/* Open and lock "<dest>.part"; 1 when another process holds it, 2 when it finished it. */
 static int part_open(struct dl_item *it, int *fd_out, int64_t *len_out)
 {
 	_cleanup_free_ char *part = part_path(it);
 	struct stat st;
-	int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = -1;
+	int ret = part_lock(it, part, &fd, &st);
 
-	if (fd < 0) {
-		item_fail(it, -errno, "cannot create %s: %s", part, strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return 1;
-	}
+	if (ret)
+		return ret;
 	if (fstat(fd, &st) < 0 || lseek(fd, 0, SEEK_END) < 0) {
 		item_fail(it, -errno, "cannot use %s: %s", part, strerror(errno));
 		close(fd);
@@ -240,7 +271,10 @@ static void slot_setup(struct run *r, struct slot *s)
 	s->checked = 0;
 }
 
-/* Start item `idx` in a free slot. Returns 0, 1 when busy elsewhere, or a negative code. */
+/*
+ * Start item `idx` in a free slot. Returns 0, 1 when another process is on it, 2 when another
+ * process finished it, or a negative code.
+ */
 static int slot_start(struct run *r, struct slot *s, size_t idx)
 {
 	struct dl_item *it = &r->items[idx];
@@ -433,6 +467,8 @@ static int start_ready(struct run *r, size_t *next_scan)
 			ret = slot_start(r, &r->slots[i], idx);
 			if (ret == 1)
 				j->busy = 1;
+			else if (ret == 2)
+				j->done = 1; /* result 0, nothing transferred */
 			else if (ret < 0)
 				j->done = 1;
 			else
