@@ -190,8 +190,9 @@ int cache_fetch(const struct cache *c, struct cache_item *items, size_t n,
 			               items[i].url);
 	check_all(c, items, n, opts->jobs);
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].result < 0)
-			return items[i].result;
+		if (items[i].result < 0) /* the worker thread's message stayed in that thread */
+			return err_set(items[i].result, "cannot check the cached copy of %s: %s",
+			               items[i].url, err_str(items[i].result));
 		if (items[i].reused) {
 			st.reused++;
 			st.bytes_reused += (uint64_t)(items[i].size > 0 ? items[i].size : 0);
