@@ -624,7 +624,8 @@ static int initrd_facts(struct asm_run *r, char **status, char **kabi)
 	char *script =
 	    str_printf("mkdir -p '%s' && cd '%s' && zcat '%s/cd/install.amd/initrd.gz' | "
 	               "cpio -id --quiet var/lib/dpkg/status 'lib/modules/*/modules.order' "
-	               "&& ls lib/modules > kabi",
+	               "'usr/lib/modules/*/modules.order' && "
+	               "ls $(ls -d usr/lib/modules lib/modules 2>/dev/null | head -1) > kabi",
 	               dir, dir, r->out);
 	const char *argv[] = {"sh", "-c", script, NULL};
 	char *path;

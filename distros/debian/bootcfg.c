@@ -235,13 +235,15 @@ static int preseed(struct bc_run *r)
  */
 static const char initrd_script[] =
     "set -e; s='%s'; t='%s'; k='%s'; rm -rf \"$s\" \"$t\"; mkdir -p \"$s\" \"$t\"; "
-    "cd \"$s\"; zcat '%s' | cpio -id --quiet 'lib/modules/*'; "
+    "cd \"$s\"; zcat '%s' | cpio -id --quiet 'lib/modules/*' 'usr/lib/modules/*'; "
+    /* a merged-/usr initrd (lib -> usr/lib): the extra files must not replace the link */
+    "l=lib/modules; [ -d \"$s/usr/lib/modules/$k\" ] && l=usr/lib/modules; "
     "for m in '%s'/*; do [ -d \"$m\" ] || continue; (cd \"$m\"; find . -name '*.ko*' | "
     "while read f; do d=${f#./}; d=${d#updates/}; for r in \"$s\" \"$t\"; do "
-    "mkdir -p \"$(dirname \"$r/lib/modules/$k/updates/$d\")\"; "
-    "cp \"$f\" \"$r/lib/modules/$k/updates/$d\"; done; done); done; "
-    "depmod -b \"$s\" \"$k\"; cp \"$s/lib/modules/$k\"/modules.* \"$t/lib/modules/$k/\"; "
-    "rm -rf \"$s\"";
+    "mkdir -p \"$(dirname \"$r/$l/$k/updates/$d\")\"; "
+    "cp \"$f\" \"$r/$l/$k/updates/$d\"; done; done); done; "
+    "if [ $l = lib/modules ]; then depmod -b \"$s\" \"$k\"; else depmod -b \"$s/usr\" \"$k\"; fi; "
+    "cp \"$s/$l/$k\"/modules.* \"$t/$l/$k/\"; rm -rf \"$s\"";
 
 static int modules_initrd(struct bc_run *r, const char *flavour, const char *name)
 {
