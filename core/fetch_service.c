@@ -141,18 +141,65 @@ static int download_plain(struct kld_ctx *ctx, struct kld_fetch_item *items, uin
 	return ret;
 }
 
+/*
+ * A plugin's array of records: each is arr[0].size bytes long (the plugin's sizeof), which may be
+ * smaller than the host's (an older minor) or larger (a newer one). Copy them into the host's
+ * layout, zero-filled, so that nothing past what the plugin wrote is read.
+ */
+static void *records_in(struct kld_ctx *ctx, const void *arr, uint32_t n, size_t host_size,
+                        size_t min_size, const char *what)
+{
+	uint32_t stride = n ? *(const uint32_t *)arr : 0;
+	char *local = xcalloc(n ? n : 1, host_size);
+
+	if (n && stride < min_size) {
+		free(local);
+		ctx_error(ctx, -EINVAL, "%s: records of %u bytes are smaller than ABI 1.0's", what,
+		          stride);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const char *rec = (const char *)arr + (size_t)i * stride;
+
+		if (*(const uint32_t *)rec != stride) {
+			free(local);
+			ctx_error(ctx, -EINVAL, "%s: record %u has another size than record 0",
+			          what, i);
+			return NULL;
+		}
+		memcpy(local + i * host_size, rec, stride < host_size ? stride : host_size);
+	}
+	return local;
+}
+
+/* ABI 1.0's records: what a plugin gives at the least. */
+#define FETCH_ITEM_MIN (offsetof(struct kld_fetch_item, reserved) + sizeof(uint32_t))
+#define SOLVE_JOB_MIN  (offsetof(struct kld_solve_job, tag) + sizeof(const char *))
+#define LOCK_INFO_MIN  (offsetof(struct kld_lock_info, kernel) + sizeof(const char *))
+
 static int f_download(struct kld_ctx *ctx, struct kld_fetch_item *items, uint32_t n)
 {
+	struct kld_fetch_item *local =
+	    records_in(ctx, items, n, sizeof(*local), FETCH_ITEM_MIN, "download()");
+	uint32_t stride = n ? items->size : 0;
 	struct dl_opts o;
-	int ret;
+	int ret = 0;
 
-	for (uint32_t i = 0; i < n; i++)
-		if (!items[i].url || items[i].size < offsetof(struct kld_fetch_item, reserved))
-			return ctx_error(ctx, -EINVAL, "download(): item %u is malformed", i);
+	if (!local)
+		return -EINVAL;
+	for (uint32_t i = 0; ret == 0 && i < n; i++)
+		if (!local[i].url)
+			ret = ctx_error(ctx, -EINVAL, "download(): item %u has no URL", i);
 	ctx_dl_opts(ctx, &o);
-	ret = download_plain(ctx, items, n, &o);
 	if (ret == 0)
-		ret = download_cached(ctx, items, n, &o);
+		ret = download_plain(ctx, local, n, &o);
+	if (ret == 0)
+		ret = download_cached(ctx, local, n, &o);
+	/* Hand each item's result back into the plugin's own record. */
+	for (uint32_t i = 0; i < n; i++)
+		((struct kld_fetch_item *)((char *)items + (size_t)i * stride))->result =
+		    local[i].result;
+	free(local);
 	return ret;
 }
 
@@ -393,19 +440,26 @@ static char *s_depends_of(struct kld_ctx *ctx, struct kld_solver *s, const char 
 static int s_solve(struct kld_ctx *ctx, struct kld_solver *s, const char *purpose,
                    const struct kld_solve_job *jobs, uint32_t n, uint32_t flags)
 {
-	struct solve_job *j = xcalloc(n ? n : 1, sizeof(*j));
+	struct kld_solve_job *local =
+	    records_in(ctx, jobs, n, sizeof(*local), SOLVE_JOB_MIN, "solve()");
+	struct solve_job *j;
 	int ret;
 
+	if (!local)
+		return -EINVAL;
 	for (uint32_t i = 0; i < n; i++) {
-		if (jobs[i].size < sizeof(struct kld_solve_job) || !jobs[i].dep) {
-			free(j);
-			return ctx_error(ctx, -EINVAL, "solve(): job %u is malformed", i);
+		if (!local[i].dep) {
+			free(local);
+			return ctx_error(ctx, -EINVAL, "solve(): job %u has no dependency", i);
 		}
-		j[i] = (struct solve_job){jobs[i].dep, jobs[i].flags, jobs[i].tag};
 	}
+	j = xcalloc(n ? n : 1, sizeof(*j));
+	for (uint32_t i = 0; i < n; i++)
+		j[i] = (struct solve_job){local[i].dep, local[i].flags, local[i].tag};
 	ret = solve_run((struct solver *)s, purpose, j, n,
 	                flags & KLD_SOLVE_RECOMMENDS ? SOLVE_RECOMMENDS : 0);
 	free(j);
+	free(local);
 	return ret < 0 ? to_ctx(ctx, ret) : 0;
 }
 
@@ -415,7 +469,7 @@ static int s_write_lock(struct kld_ctx *ctx, struct kld_solver *s, const struct 
 	struct lock l = {0};
 	int ret;
 
-	if (!info || info->size < sizeof(*info))
+	if (!info || info->size < LOCK_INFO_MIN)
 		return ctx_error(ctx, -EINVAL, "write_lock(): no lock information");
 	l.distro = xstrdup(info->distro);
 	l.release = xstrdup(info->release);

@@ -49,7 +49,8 @@ struct kld_fetch {
 	 * reused when present (checked again) or downloaded and checked against sha256 and length
 	 * before anything is kept; dest then receives a hard link or copy. An item without sha256
 	 * is downloaded straight to dest. Returns the first failure; each item's result says what
-	 * became of it.
+	 * became of it. `items` holds n_items records of items[0].size bytes each (every record of
+	 * a call has the same size), so records may grow in later minors.
 	 */
 	int (*download)(struct kld_ctx *ctx, struct kld_fetch_item *items, uint32_t n_items);
 

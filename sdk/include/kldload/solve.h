@@ -84,7 +84,8 @@ struct kld_solve {
 
 	/*
 	 * Solve for `jobs` and tag the result with `purpose`. Unsatisfiable: -KLD_E_UNSAT and a
-	 * message in the distribution's own words (as apt says it).
+	 * message in the distribution's own words (as apt says it). `jobs` holds n_jobs records of
+	 * jobs[0].size bytes each (every record of a call has the same size).
 	 */
 	int (*solve)(struct kld_ctx *ctx, struct kld_solver *solver, const char *purpose,
 	             const struct kld_solve_job *jobs, uint32_t n_jobs, uint32_t flags);
