@@ -664,6 +664,17 @@ static int installer_udebs(struct asm_run *r)
 		                     r->arch, kabi,   status, r->scratch, r->epoch};
 
 		ret = udebs_gather(&j, &r->udebs);
+		/* without a verified installer index the image still boots and installs from the
+		 * network: say so, and fail only when an offline install was required */
+		if (ret < 0 && ret != -KLD_E_CANCELLED && !(must && atoi(must))) {
+			r->d->host->log(
+			    r->ctx, KLD_LOG_WARN,
+			    "the installer's udeb index of %s could not be fetched or did not match "
+			    "its verified Release: the image installs from the network only",
+			    suite);
+			udeb_result_clear(&r->udebs);
+			ret = 0;
+		}
 	}
 	if (ret == 0)
 		r->d->host->log(r->ctx, KLD_LOG_INFO, "installer %s: %u udebs on the medium", kabi,

@@ -265,7 +265,13 @@ static int fetch_index(struct udeb_job *j, const char *dest)
 	if (ret == 0) {
 		struct kld_fetch_item it = {sizeof(it), 0, NULL, sha, len, dest, 0, 0};
 
-		url = str_printf("%s/dists/%s/%s", j->base, j->suite, path);
+		/* by hash when the archive offers it: the plain name may have moved on since */
+		if (j->d->fetch->release_field(rel, "Acquire-By-Hash"))
+			url = str_printf(
+			    "%s/dists/%s/main/debian-installer/binary-%s/by-hash/SHA256/%s",
+			    j->base, j->suite, j->arch, sha);
+		else
+			url = str_printf("%s/dists/%s/%s", j->base, j->suite, path);
 		it.url = url;
 		ret = j->d->fetch->download(j->ctx, &it, 1);
 	}
