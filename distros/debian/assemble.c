@@ -425,9 +425,9 @@ static char *module_control(struct asm_run *r, const char *module, const char *k
 	    "Architecture: %s\nMaintainer: %s\n"
 	    "Depends: %s%s%s%s\nProvides: %s-modules\nSection: kernel\nPriority: optional\n"
 	    "Description: %s kernel modules for Linux %s, built and signed by kldload\n"
-	    " The %s modules built against the exact kernel %s, signed with the\n"
-	    " image's module signing key (enrol its certificate with mokutil), installed\n"
-	    " under /lib/modules/%s/updates so that they take precedence.\n",
+	    " Kernel modules of %s, built against Linux %s,\n"
+	    " signed with the image's module signing key (enrol its certificate with\n"
+	    " mokutil) and installed under /lib/modules/%s/updates.\n",
 	    module, krel, module, ver, ver, r->arch, maintainer(r), kpkg, kver ? " (= " : "",
 	    kver ? kver : "", kver ? ")" : "", module, module, krel, module, krel, krel);
 
