@@ -19,8 +19,7 @@ apt_opts() {
 	echo "-o Dir::Etc::Parts=- -o Dir::Etc::PreferencesParts=- -o Acquire::Languages=none -q"
 	echo "-o APT::Sandbox::User=root"
 }
-echo "deb [signed-by=$1] file:$cd_dir $codename main" | sed "s|signed-by=[^]]*|signed-by=$key|" \
-	>"$r/etc/apt/sources.list"
+echo "deb [signed-by=$key] file:$cd_dir $codename main" >"$r/etc/apt/sources.list"
 
 # without the key apt refuses the repository
 other=$t/other.gpg
