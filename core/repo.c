@@ -104,15 +104,6 @@ static int run_ok(const char *const *argv, const char *const *env, const char *o
 
 /* ---- the key ---- */
 
-char *repo_key_default_dir(void)
-{
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-
-	if (xdg && *xdg)
-		return xasprintf("%s/kldload/repo-key", xdg);
-	return xasprintf("%s/.local/share/kldload/repo-key", home ? home : "/root");
-}
-
 /* A throw-away GNUPGHOME with the key imported. */
 static int gpg_home(const char *key_dir, char **home)
 {

@@ -7,8 +7,8 @@
  *
  * The repository key is an OpenPGP key of its own (not the MOK key: a MOK key is an X.509 RSA
  * key for the firmware's db, an apt key is an OpenPGP certificate; apt's verifier, sqv or gpgv,
- * accepts only the latter). It is made once with gpg and kept in
- * ${XDG_DATA_HOME:-~/.local/share}/kldload/repo-key/ unless the plan says otherwise.
+ * accepts only the latter). It is made once with gpg; the debian driver keeps it in
+ * ${XDG_DATA_HOME:-~/.local/share}/kldload/repo-key/ unless debian.repo_key_dir says otherwise.
  */
 #ifndef KLDLOAD_CORE_REPO_H
 #define KLDLOAD_CORE_REPO_H
@@ -21,7 +21,6 @@
 #define REPO_KEY_PUBLIC_BIN "public.gpg"
 
 int repo_key_ensure(const char *dir);
-char *repo_key_default_dir(void); /* malloc'd */
 int repo_write(const struct kld_repo_spec *spec);
 
 /* Run argv (PATH lookup) with stdout to `out` (NULL: stderr), env additions `env`. */
