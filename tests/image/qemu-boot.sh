@@ -1,7 +1,8 @@
 #!/bin/sh
 # QEMU (TCG) boots the ISO to the installer's first screen ("Select a language") on the serial
 # console: MODE bios-cd (SeaBIOS, as a CD), bios-disk (SeaBIOS, the ISO as a hard disk), uefi-cd
-# and uefi-disk (OVMF: OVMF_CODE_4M.fd + a writable copy of OVMF_VARS_4M.fd).
+# and uefi-disk (OVMF: OVMF_CODE_4M.fd + a writable copy of OVMF_VARS_4M.fd), uefi-sb-cd (OVMF
+# with Secure Boot on and Microsoft's keys enrolled: shim, GRUB and the kernel must verify).
 set -eu
 mode=$4
 . "$(dirname "$0")/common.sh"
@@ -19,6 +20,11 @@ uefi-cd | uefi-disk)
 		-drive "if=pflash,format=raw,file=$t/vars.fd"
 	if [ "$mode" = uefi-cd ]; then set -- "$@" -cdrom "$iso"
 	else set -- "$@" -drive "file=$iso,format=raw,if=virtio,snapshot=on"; fi ;;
+uefi-sb-cd)
+	cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$t/vars.fd"
+	set -- "$@" -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+		-drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd \
+		-drive "if=pflash,format=raw,unit=1,file=$t/vars.fd" -cdrom "$iso" ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
 start=$(date +%s)
@@ -26,6 +32,10 @@ qemu-system-x86_64 "$@" >"$t/qemu.log" 2>&1 &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do
 	if grep -aq 'Select a language' "$t/serial" 2>/dev/null; then
+		if [ "$mode" = uefi-sb-cd ] && ! grep -aq 'Secure boot enabled' "$t/serial"; then
+			echo "$mode: the kernel did not run with Secure Boot on" >&2
+			exit 1
+		fi
 		echo "$mode: the installer's first screen after $(($(date +%s) - start)) s"
 		exit 0
 	fi
