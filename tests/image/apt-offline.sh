@@ -54,9 +54,12 @@ echo "apt-get install --simulate: $n + $(grep -c '^Inst ' "$t/sim2.log") package
 command -v mmdebstrap >/dev/null || { echo "no mmdebstrap: real install skipped"; exit 77; }
 m=$t/chroot
 cp "$key" "$t/key.gpg" && chmod 644 "$t/key.gpg" && chmod 755 "$t"
-# the repository's Origin is kldload's, so mmdebstrap is told that this is a merged-/usr Debian
-mmdebstrap --quiet --mode=root --variant=apt --aptopt='Acquire::Languages "none"' \
-	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+# the repository's Origin is kldload's, so mmdebstrap is told when this is a Debian whose
+# merged /usr is made by a hook (before base-files 13, i.e. before trixie)
+bf=$(awk '/^Package: base-files$/ {f = 1} f && /^Version:/ {print $2; exit}' "$pk")
+hook=
+if dpkg --compare-versions "$bf" lt 13; then hook=--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr; fi
+mmdebstrap --quiet --mode=root --variant=apt --aptopt='Acquire::Languages "none"' $hook \
 	--include="$(echo "$@" | tr ' ' ',')" \
 	--customize-hook='chroot "$1" sh -c "ls /lib/modules/*/updates -R; cat /lib/modules/*/modules.dep" > '"$t/mods.txt" \
 	"$codename" "$m" "deb [signed-by=$t/key.gpg] copy://$cd_dir $codename main" >"$t/mm.log" 2>&1 ||
