@@ -14,7 +14,8 @@
  *
  * Options: debian.mok_hash (a file with the enrolment password's hash, to reuse an earlier
  * image's password), debian.new_mok_password=1, debian.late_command (appended to the preseed's
- * late command), debian.boot_default (install, graphical, expert, rescue, automated, serial;
+ * late command), debian.cmdline (kernel options for the installer and the installed system,
+ * e.g. "zfs.zfs_arc_max=536870912"), debian.boot_default (install, graphical, expert, rescue, automated, serial;
  * default install), debian.boot_timeout (seconds, 0 waits; default 0), debian.disk (the
  * automated install's target disk, default /dev/vda), debian.iso_name.
  */
@@ -39,13 +40,14 @@ struct bc_run {
 	char *modpkgs; /* space-separated module package names */
 	char *runtime; /* space-separated runtime packages */
 	char *password, *hash;
+	char *cmdline; /* " " + debian.cmdline, or "": for the installer and the installed system */
 	int64_t epoch;
 };
 
 static void bc_clear(struct bc_run *r)
 {
 	free(r->info), free(r->codename), free(r->version), free(r->arch), free(r->kernel);
-	free(r->modpkgs), free(r->runtime), free(r->hash);
+	free(r->modpkgs), free(r->runtime), free(r->hash), free(r->cmdline);
 	if (r->password) {
 		memset(r->password, 0, strlen(r->password));
 		r->d->host->free(r->password);
@@ -199,7 +201,7 @@ static const char preseed_fmt[] =
     "popularity-contest popularity-contest/participate boolean false\n"
     "d-i grub-installer/only_debian boolean true\n"
     "d-i grub-installer/bootdev string %s\n"
-    "d-i debian-installer/add-kernel-opts string console=ttyS0,115200n8\n"
+    "d-i debian-installer/add-kernel-opts string console=ttyS0,115200n8%s\n"
     "d-i preseed/late_command string "
     "mkdir -p /target/etc/apt/keyrings; "
     "cp /cdrom/kldload/repo-key.gpg /target/etc/apt/keyrings/kldload.gpg; "
@@ -217,7 +219,7 @@ static int preseed(struct bc_run *r)
 	const char *disk = opt(r, "disk", "/dev/vda");
 	const char *extra = opt(r, "late_command", "");
 	char *text = str_printf(preseed_fmt, r->hash, disk, r->kernel, r->modpkgs, r->runtime, disk,
-	                        r->codename, *extra ? "; " : "", extra);
+	                        r->cmdline, r->codename, *extra ? "; " : "", extra);
 	int ret = put(r, "kldload/preseed.cfg", text);
 
 	if (ret == 0)
@@ -457,15 +459,16 @@ int deb_boot_config(struct kld_ctx *ctx, void *state)
 		return d->host->error(ctx, -KLD_E_UNSUPPORTED, "this kldload lacks %s",
 		                      KLD_IMAGE_SERVICE);
 	ret = load_inputs(&r);
+	r.cmdline = str_printf("%s%s", *opt(&r, "cmdline", "") ? " " : "", opt(&r, "cmdline", ""));
 	if (ret == 0) {
 		runtime_needs(&r);
 		entries(&r, e);
 		ret = mok_password(&r);
 	}
 	if (ret == 0)
-		ret = isolinux_cfg(&r, e, "");
+		ret = isolinux_cfg(&r, e, r.cmdline);
 	if (ret == 0)
-		ret = grub_cfg(&r, e, "");
+		ret = grub_cfg(&r, e, r.cmdline);
 	if (ret == 0)
 		ret = preseed(&r);
 	if (ret == 0)
