@@ -246,6 +246,8 @@ static const struct kld_need *const *h_module_needs(struct kld_ctx *ctx, const c
 	return (const struct kld_need *const *)arr;
 }
 
+#define LABEL_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
 static int h_publish(struct kld_ctx *ctx, const char *label, const char *path)
 {
 	struct runner *run = ctx ? ctx->run : NULL;
@@ -253,7 +255,12 @@ static int h_publish(struct kld_ctx *ctx, const char *label, const char *path)
 
 	if (!run || run->stage < 0)
 		return ctx_error(ctx, -EPERM, "publish() may only be called while a stage runs");
-	if (!label || !*label || !path || !*path || path[0] == '/' || strstr(path, ".."))
+	if (!label || !*label || strspn(label, LABEL_CHARS) != strlen(label))
+		return ctx_error(
+		    ctx, -EINVAL,
+		    "publish(): label '%s' may only hold letters, digits, '-', '_' and '.'",
+		    label ? label : "(null)");
+	if (!path || !*path || path[0] == '/' || strstr(path, "..") || strchr(path, '\n'))
 		return ctx_error(ctx, -EINVAL,
 		                 "publish(): '%s' must be a path inside the stage's output",
 		                 path ? path : "(null)");

@@ -120,17 +120,20 @@ static int stamp_read(const struct runner *run, int id, struct stamp *st)
 	if (read_file(path, &data, NULL) < 0)
 		return -ENOENT;
 	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char label[128], rel[4096];
+		char *label, *rel;
 		if (sscanf(line, "input %64s", st->input) == 1 ||
 		    sscanf(line, "output %64s", st->output) == 1)
 			continue;
-		if (sscanf(line, "publish %127s %4095s", label, rel) == 2) {
-			st->pubs = realloc(st->pubs, (st->n_pubs + 1) * sizeof(*st->pubs));
-			if (!st->pubs)
-				abort();
-			st->pubs[st->n_pubs].label = xstrdup(label);
-			st->pubs[st->n_pubs++].path = xstrdup(rel);
-		}
+		/* "publish LABEL PATH": labels have no spaces, the path is the rest of the line. */
+		if (strncmp(line, "publish ", 8) != 0 || !(rel = strchr(line + 8, ' ')))
+			continue;
+		label = line + 8;
+		*rel++ = '\0';
+		st->pubs = realloc(st->pubs, (st->n_pubs + 1) * sizeof(*st->pubs));
+		if (!st->pubs)
+			abort();
+		st->pubs[st->n_pubs].label = xstrdup(label);
+		st->pubs[st->n_pubs++].path = xstrdup(rel);
 	}
 	return strlen(st->input) == 64 && strlen(st->output) == 64 ? 0 : -EINVAL;
 }

@@ -52,6 +52,17 @@ expect_exit 0 "$K" $P --module testmod:foo --stage fetch..resolve -v
 expect_in "$T/err" "fetch: up to date, skipped"
 expect_in "$T/err" "resolve: up to date, skipped"
 
+# Published names may hold spaces, and are published again when the stage is skipped.
+expect_exit 0 "$K" $P --option "testdistro.file=meta data" --stage fetch
+expect_in "$T/stdout" "metadata: $T/out/meta data"
+rm -f "$T/out/meta data"
+expect_exit 0 "$K" $P --option "testdistro.file=meta data" --stage fetch -v
+expect_in "$T/err" "fetch: up to date, skipped"
+expect_in "$T/stdout" "metadata: $T/out/meta data"
+[ -f "$T/out/meta data" ] && pass || fail "not published again after a skip"
+expect_exit 2 "$K" $P --option "testdistro.label=two words" --stage fetch
+expect_in "$T/err" "label 'two words' may only hold letters"
+
 # A stage nothing implements fails plainly.
 expect_exit 1 "$K" $P --module testmod:foo
 expect_in "$T/err" "stage 'build-modules' is not implemented by the module plugin 'testmod:foo'"

@@ -2,6 +2,8 @@
 /*
  * A distro driver for the core's tests. It implements fetch and resolve only; options steer it:
  *   testdistro.fail=STAGE    fail that stage with a message
+ *   testdistro.file=NAME     name of the file fetch writes and publishes (default: metadata)
+ *   testdistro.label=LABEL   label it is published under (default: metadata)
  * and the environment (so that the plan, and with it the stages' inputs, stay the same):
  *   TESTDISTRO_BLOCK=STAGE   write a partial file, touch <work>/blocked, then wait to be cancelled
  */
@@ -59,14 +61,15 @@ static int fetch(struct kld_ctx *ctx, void *state)
 {
 	char text[512];
 	const char *release = host->plan(ctx, "release");
+	const char *file = host->option(ctx, "file"), *label = host->option(ctx, "label");
 	int r = steer(ctx, "fetch");
 
 	if (r < 0)
 		return r;
 	snprintf(text, sizeof(text), "release=%s\nstage=%s\n", release ? release : "(default)",
 	         host->plan(ctx, "stage"));
-	r = write_text(ctx, "metadata", text);
-	return r < 0 ? r : host->publish(ctx, "metadata", "metadata");
+	r = write_text(ctx, file ? file : "metadata", text);
+	return r < 0 ? r : host->publish(ctx, label ? label : "metadata", file ? file : "metadata");
 }
 
 static int resolve(struct kld_ctx *ctx, void *state)

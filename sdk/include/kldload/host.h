@@ -136,7 +136,7 @@ struct kld_host {
 
 	/*
 	 * Publish a result of the stage now running: `path` is relative to the stage's output
-	 * directory. When the stage completes, the host places a copy of that file in the user's
+	 * directory, `label` a word of letters, digits, '-', '_' and '.'. When the stage completes, the host places a copy of that file in the user's
 	 * output directory (--output) and prints "<label>: <final path>" on stdout at the end of the
 	 * run, e.g. publish(ctx, "lock", "kldload.lock"). Published again when the stage is skipped
 	 * because its inputs did not change.
