@@ -404,6 +404,9 @@ static int changelog_file(const struct kld_deb_spec *spec, const char *tmpdir,
 	return 0;
 }
 
+/* ABI 1.0's struct kld_deb_file: what a plugin's record holds at the least. */
+#define DEB_FILE_MIN (offsetof(struct kld_deb_file, path) + sizeof(const char *))
+
 static int build_data(const struct kld_deb_spec *spec, int64_t epoch, struct data_out *out)
 {
 	const struct kld_deb_file **sorted = xcalloc(spec->n_files + 2, sizeof(*sorted));
@@ -415,8 +418,10 @@ static int build_data(const struct kld_deb_spec *spec, int64_t epoch, struct dat
 	const char *last = NULL;
 	int ret = 0;
 
+	/* The plugin's records are files[0].size bytes apart (checked in deb_write()). */
 	for (uint32_t i = 0; i < spec->n_files; i++)
-		sorted[i] = &spec->files[i];
+		sorted[i] = (const struct kld_deb_file *)((const char *)spec->files +
+		                                          (size_t)i * spec->files[0].size);
 	if (spec->size >= offsetof(struct kld_deb_spec, changelog) + sizeof(spec->changelog) &&
 	    spec->changelog) {
 		if (!mkdtemp(tmpdir))
@@ -508,6 +513,15 @@ int debpkg_write(const struct kld_deb_spec *spec, const char *output)
 
 	if (!spec->control || !strstr(spec->control, "Package:"))
 		return err_set(-EINVAL, "%s: the control text has no Package field", output);
+	for (uint32_t i = 0; i < spec->n_files; i++) {
+		const struct kld_deb_file *f =
+		    (const struct kld_deb_file *)((const char *)spec->files +
+		                                  (size_t)i * spec->files[0].size);
+		if (spec->files[0].size < DEB_FILE_MIN || f->size != spec->files[0].size)
+			return err_set(
+			    -EINVAL, "%s: file record %u has size %u (record 0: %u, ABI 1.0: %zu)",
+			    output, i, f->size, spec->files[0].size, (size_t)DEB_FILE_MIN);
+	}
 	ret = build_data(spec, epoch, &data);
 	if (ret == 0)
 		ret = build_control(spec, &data, epoch, &control);

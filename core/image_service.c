@@ -26,25 +26,26 @@ static int to_ctx(struct kld_ctx *ctx, int code)
 	return ctx_error(ctx, code, "%s", m && *m ? m : err_str(code));
 }
 
-static void pkgs_free(struct kld_image_pkg *pkgs, uint32_t n)
+static void pkgs_free(struct kld_image_pkg **pkgs, uint32_t n)
 {
 	for (uint32_t i = 0; pkgs && i < n; i++) {
-		free((char *)pkgs[i].name);
-		free((char *)pkgs[i].version);
-		free((char *)pkgs[i].arch);
-		free((char *)pkgs[i].file);
-		free((char *)pkgs[i].tags);
+		free((char *)pkgs[i]->name);
+		free((char *)pkgs[i]->version);
+		free((char *)pkgs[i]->arch);
+		free((char *)pkgs[i]->file);
+		free((char *)pkgs[i]->tags);
+		free(pkgs[i]);
 	}
 	free(pkgs);
 }
 
 static int lock_packages(struct kld_ctx *ctx, const char *lock_path, const char *tag,
-                         struct kld_image_pkg **out, uint32_t *n_out)
+                         struct kld_image_pkg ***out, uint32_t *n_out)
 {
 	const struct plan *plan = ctx_plan(ctx);
 	struct lock lock = {0};
 	struct cache cache = {0};
-	struct kld_image_pkg *pkgs = NULL;
+	struct kld_image_pkg **pkgs = NULL;
 	uint32_t n = 0;
 	int r = fetch_lock_file(plan, lock_path, tag);
 
@@ -59,8 +60,9 @@ static int lock_packages(struct kld_ctx *ctx, const char *lock_path, const char 
 
 		if (tag && !lock_entry_has_tag(e, tag))
 			continue;
-		pkgs[n] = (struct kld_image_pkg){
-		    .size = sizeof(*pkgs),
+		pkgs[n] = xcalloc(1, sizeof(**pkgs));
+		*pkgs[n] = (struct kld_image_pkg){
+		    .size = sizeof(**pkgs),
 		    .name = xstrdup(e->name),
 		    .version = xstrdup(e->version),
 		    .arch = xstrdup(e->arch),

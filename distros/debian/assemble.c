@@ -230,7 +230,7 @@ static int wanted(const char *name, const char *netboot)
 /* Extract the installer packages from the installer lock into scratch/<name>. */
 static int extract_installer(struct asm_run *r, const char *lock_path)
 {
-	struct kld_image_pkg *pk = NULL;
+	struct kld_image_pkg **pk = NULL;
 	uint32_t n = 0;
 	char *netboot = str_printf("debian-installer-%d-netboot-%s", atoi(r->version), r->arch);
 	uint32_t found = 0;
@@ -239,14 +239,14 @@ static int extract_installer(struct asm_run *r, const char *lock_path)
 	for (uint32_t i = 0; ret == 0 && i < n; i++) {
 		char *dest;
 
-		if (!wanted(pk[i].name, netboot))
+		if (!wanted(pk[i]->name, netboot))
 			continue;
 		found++;
-		dest = str_printf("%s/%s", r->scratch, pk[i].name);
+		dest = str_printf("%s/%s", r->scratch, pk[i]->name);
 
-		r->d->host->log(r->ctx, KLD_LOG_INFO, "installer: %s %s", pk[i].name,
-		                pk[i].version);
-		ret = r->im->deb_extract(r->ctx, pk[i].file, dest);
+		r->d->host->log(r->ctx, KLD_LOG_INFO, "installer: %s %s", pk[i]->name,
+		                pk[i]->version);
+		ret = r->im->deb_extract(r->ctx, pk[i]->file, dest);
 		free(dest);
 	}
 	if (ret == 0 && found < 6)
@@ -442,16 +442,16 @@ static int source_copyright(struct asm_run *r, const char *lock_path, const char
                             const char *dest)
 {
 	char *tag = str_printf("source:%s", module), *dir = NULL;
-	struct kld_image_pkg *pk = NULL;
+	struct kld_image_pkg **pk = NULL;
 	uint32_t n = 0;
 	int ret = r->im->lock_packages(r->ctx, lock_path, tag, &pk, &n);
 
 	if (ret == 0 && n > 0) {
 		char *from;
 
-		dir = str_printf("%s/src-%s", r->scratch, pk[0].name);
-		from = str_printf("%s/usr/share/doc/%s/copyright", dir, pk[0].name);
-		ret = r->im->deb_extract(r->ctx, pk[0].file, dir);
+		dir = str_printf("%s/src-%s", r->scratch, pk[0]->name);
+		from = str_printf("%s/usr/share/doc/%s/copyright", dir, pk[0]->name);
+		ret = r->im->deb_extract(r->ctx, pk[0]->file, dir);
 		if (ret == 0)
 			ret = copy_file(from, dest, 0644) == 0 ? 1 : 0;
 		free(from);
@@ -581,7 +581,7 @@ static char *repo_key_dir(struct asm_run *r)
 
 static int make_repo(struct asm_run *r, const char *lock_path)
 {
-	struct kld_image_pkg *pk = NULL;
+	struct kld_image_pkg **pk = NULL;
 	uint32_t n = 0;
 	char *key = repo_key_dir(r), *dir = str_printf("%s/cd", r->out);
 	char *pub = str_printf("%s/public.gpg", key);
@@ -589,7 +589,7 @@ static int make_repo(struct asm_run *r, const char *lock_path)
 	int ret = r->im->lock_packages(r->ctx, lock_path, "image", &pk, &n);
 
 	for (uint32_t i = 0; ret == 0 && i < n; i++)
-		add_deb(r, pk[i].file);
+		add_deb(r, pk[i]->file);
 	if (ret == 0)
 		ret = r->im->repo_key(r->ctx, key);
 	if (ret == 0) {

@@ -49,6 +49,7 @@ struct kld_deb_spec {
 	/* The control file's text without the Installed-Size line (computed): Package, Version,
 	 * Architecture, Maintainer, Depends, ..., Description. */
 	const char *control;
+	/* n_files records of files[0].size bytes each (every record has the same size). */
 	const struct kld_deb_file *files;
 	/* Maintainer scripts (text, or NULL): written with mode 0755 into control.tar. */
 	const char *postinst, *postrm;
@@ -104,12 +105,13 @@ struct kld_image {
 
 	/*
 	 * The packages of the lock file `lock_path` that carry `tag` (NULL: all), each made
-	 * present and verified in the cache first. *pkgs is a host-owned array valid until
-	 * lock_packages_free(); *n its length.
+	 * present and verified in the cache first. *pkgs is a host-owned array of *n pointers
+	 * (pointers, so that the records may grow in later minors), valid until
+	 * lock_packages_free().
 	 */
 	int (*lock_packages)(struct kld_ctx *ctx, const char *lock_path, const char *tag,
-	                     struct kld_image_pkg **pkgs, uint32_t *n);
-	void (*lock_packages_free)(struct kld_image_pkg *pkgs, uint32_t n);
+	                     struct kld_image_pkg ***pkgs, uint32_t *n);
+	void (*lock_packages_free)(struct kld_image_pkg **pkgs, uint32_t n);
 
 	/* Extract the data member of a .deb/.udeb into `dest` (created), securely. */
 	int (*deb_extract)(struct kld_ctx *ctx, const char *deb, const char *dest);
