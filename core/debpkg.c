@@ -546,45 +546,25 @@ struct cpio_ctx {
 	int64_t ino;
 };
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cpio_add(struct cpio_ctx *c, const char *rel, const struct stat *st);
 
 static int cpio_dir(struct cpio_ctx *c, const char *rel)
 {
 	_cleanup_free_ char *full = *rel ? path_join(c->top, rel) : xstrdup(c->top);
-	DIR *d = opendir(full);
 	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	int ret = 0;
+	int ret = dir_names_sorted(full, &names);
 
-	if (!d)
-		return err_set(-errno, "cannot read %s: %s", full, strerror(errno));
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			names = realloc(names, (n + 1) * sizeof(*names));
-			if (!names)
-				abort();
-			names[n++] = xstrdup(de->d_name);
-		}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; ret == 0 && names[i]; i++) {
 		_cleanup_free_ char *child = *rel ? path_join(rel, names[i]) : xstrdup(names[i]);
 		_cleanup_free_ char *path = path_join(c->top, child);
 		struct stat st;
 
-		if (ret == 0 && lstat(path, &st) < 0)
+		if (lstat(path, &st) < 0)
 			ret = err_set(-errno, "cannot stat %s: %s", path, strerror(errno));
-		if (ret == 0)
+		else
 			ret = cpio_add(c, child, &st);
-		free(names[i]);
 	}
-	free(names);
+	strv_free(names);
 	return ret;
 }
 

@@ -32,11 +32,6 @@ static int add_size(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int fat_copy_dir(const char *img, const char *host, const char *in_img, char **env);
 
 static int fat_copy_entry(const char *img, const char *host, const char *in_img, char **env)
@@ -60,32 +55,16 @@ static int fat_copy_entry(const char *img, const char *host, const char *in_img,
  */
 static int fat_copy_dir(const char *img, const char *host, const char *in_img, char **env)
 {
-	DIR *d = opendir(host);
 	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	int r = 0;
+	int r = dir_names_sorted(host, &names);
 
-	if (!d)
-		return err_set(-errno, "cannot read %s", host);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			names = realloc(names, (n + 1) * sizeof(*names));
-			if (!names)
-				abort();
-			names[n++] = xstrdup(de->d_name);
-		}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; r == 0 && names[i]; i++) {
 		_cleanup_free_ char *h = path_join(host, names[i]);
 		_cleanup_free_ char *m = xasprintf("%s/%s", in_img, names[i]);
 
-		if (r == 0)
-			r = fat_copy_entry(img, h, m, env);
-		free(names[i]);
+		r = fat_copy_entry(img, h, m, env);
 	}
-	free(names);
+	strv_free(names);
 	return r;
 }
 

@@ -52,15 +52,6 @@ void plan_set(struct plan *plan, const char *key, const char *value, const char 
 	kv->origin = new_origin;
 }
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 char **plan_modules(const struct plan *plan)
 {
 	const char *list = plan_get(plan, "modules");

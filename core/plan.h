@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include "common.h"
+#include "util.h" /* strv_free() */
 
 struct kv {
 	char *key;
@@ -28,7 +29,6 @@ const char *plan_get(const struct plan *plan, const char *key); /* NULL when uns
 const struct kv *plan_find(const struct plan *plan, const char *key);
 /* The modules as a NULL-terminated malloc'd array of malloc'd names (split on commas). */
 char **plan_modules(const struct plan *plan);
-void strv_free(char **v);
 /* Canonical "key=value\n" text of the plan, sorted by key, for hashing and --dry-run. */
 char *plan_format(const struct plan *plan);
 

@@ -120,6 +120,46 @@ int path_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static int cmp_bytes(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dir_names_sorted(const char *dir, char ***names)
+{
+	DIR *d = opendir(dir);
+	char **v = xcalloc(1, sizeof(char *));
+	size_t n = 0;
+	struct dirent *de;
+
+	if (!d) {
+		free(v);
+		return err_set(-errno, "cannot read %s: %s", dir, strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		v = realloc(v, (n + 2) * sizeof(char *));
+		if (!v)
+			abort();
+		v[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	v[n] = NULL;
+	qsort(v, n, sizeof(char *), cmp_bytes);
+	*names = v;
+	return 0;
+}
+
 int is_dir(const char *path)
 {
 	struct stat st;

@@ -17,6 +17,12 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);       /* no error when it does not exist */
 int path_exists(const char *path); /* 1, 0 */
 int is_dir(const char *path);      /* 1, 0 */
+/*
+ * The names in `dir` but "." and "..", sorted by bytes (the same order on every machine, for
+ * reproducible archives): a NULL-terminated malloc'd array, freed with strv_free().
+ */
+int dir_names_sorted(const char *dir, char ***names);
+void strv_free(char **v); /* a NULL-terminated array of strings, and the strings; NULL-safe */
 
 /* Read a whole file (NUL-terminated; *len without the NUL). */
 int read_file(const char *path, char **data, size_t *len);
