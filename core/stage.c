@@ -380,8 +380,16 @@ static void clear_pubs(struct runner *run)
 
 static int execute_stage(struct runner *run, int id, struct stamp *st)
 {
+	_cleanup_free_ char *stamp = stamp_path(run, id);
 	int r;
 
+	/*
+	 * The output of an earlier run stays until this run replaces it, but without its stamp, so
+	 * that if this run fails, is interrupted or is killed, no later stage takes that output for
+	 * the result of this run's inputs: it asks for this stage to run again.
+	 */
+	if (unlink(stamp) < 0 && errno != ENOENT)
+		return err_set(-errno, "cannot remove %s: %s", stamp, strerror(errno));
 	run->stage_tmp =
 	    xasprintf("%s/.%s.tmp-%ld", run->work_dir, stage_names[id], (long)getpid());
 	r = mkdir_p(run->stage_tmp, 0755);
