@@ -135,6 +135,21 @@ START_TEST(failure_leaves_no_output)
 }
 END_TEST
 
+START_TEST(failed_rerun_hides_the_earlier_output)
+{
+	ck_assert_int_eq(run(STAGE_FETCH, STAGE_FETCH, 0), 0);
+	/* fetch runs again (new inputs) and fails: its old output must not feed resolve. */
+	plan_set(&plan, "release", "trixie", "test");
+	plan_set(&plan, "testdistro.fail", "fetch", "test");
+	ck_assert_int_eq(run(STAGE_FETCH, STAGE_FETCH, 0), -KLD_E_UNSAT);
+	plan_set(&plan, "testdistro.fail", "none", "test");
+	ck_assert_int_eq(run(STAGE_RESOLVE, STAGE_RESOLVE, 0), -ENOENT);
+	ck_assert_ptr_nonnull(
+	    strstr(err_msg(), "stage 'resolve' needs the output of stage 'fetch'"));
+	ck_assert_int_eq(run(STAGE_FETCH, STAGE_RESOLVE, 0), 0);
+}
+END_TEST
+
 START_TEST(unimplemented_stage_is_an_error)
 {
 	ck_assert_int_eq(run(STAGE_FETCH, STAGE_RESOLVE, 0), 0);
@@ -182,6 +197,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, runs_stages_in_order_and_publishes);
 	tcase_add_test(tc, unchanged_inputs_skip_changed_inputs_rerun);
 	tcase_add_test(tc, failure_leaves_no_output);
+	tcase_add_test(tc, failed_rerun_hides_the_earlier_output);
 	tcase_add_test(tc, unimplemented_stage_is_an_error);
 	tcase_add_test(tc, a_stage_needs_its_predecessor);
 	tcase_add_test(tc, module_refusal_reaches_the_user);
