@@ -8,7 +8,11 @@ static _Thread_local char last_error[1024];
 
 int err_setv(int code, const char *fmt, va_list ap)
 {
-	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	/* Through a copy: callers often wrap the message they had, err_set(r, "...: %s", err_msg()). */
+	char msg[sizeof(last_error)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(last_error, msg, sizeof(msg));
 	return code;
 }
 
