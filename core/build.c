@@ -28,11 +28,18 @@ struct kernel_root {
 	char *kconfig; /* .config text */
 };
 
+/* A recipe's source archive, declared as KLD_NEED_SOURCE_URL "<url> <sha256>". */
+struct source_url {
+	char *url;
+	char sha256[SHA256_HEX_LEN];
+};
+
 /* One (kernel, recipe) pair. */
 struct build_job {
 	struct loaded_plugin *plugin;
 	struct kernel_root *kernel;
 	const struct stage_env *env;
+	const struct cache *cache;
 	char *module;     /* directory name of the recipe's results */
 	char *key;        /* result cache key */
 	char *work;       /* host path bound at KLD_BUILD_WORK_DIR */
@@ -40,6 +47,8 @@ struct build_job {
 	char *result;     /* <out>/<release>/modules/<module> */
 	char *cached;     /* <cache>/build-results/<key> */
 	const char *arch; /* uname -m of the target */
+	struct source_url *sources;
+	size_t n_sources;
 	int jobs;
 	int log_fd;
 	int state; /* 0 pending, 1 running, 2 done */
@@ -568,6 +577,89 @@ static char *module_dir_name(const char *instance)
 	return s;
 }
 
+static int parse_source_url(const char *recipe, const char *need, struct source_url *out)
+{
+	const char *sp = strchr(need, ' ');
+	const char *sha = sp ? sp + strspn(sp, " ") : NULL;
+	size_t n = sha ? strlen(sha) : 0;
+
+	if (!sp || n != SHA256_HEX_LEN - 1 || strspn(sha, "0123456789abcdefABCDEF") != n)
+		return err_set(-KLD_E_CONFIG,
+		               "recipe %s: source '%s' is not \"<url> <sha256>\" (64 hex digits)",
+		               recipe, need);
+	out->url = strndup(need, (size_t)(sp - need));
+	if (!out->url)
+		abort();
+	if (strncmp(out->url, "http://", 7) && strncmp(out->url, "https://", 8) &&
+	    strncmp(out->url, "file://", 7)) {
+		free(out->url);
+		return err_set(-KLD_E_CONFIG,
+		               "recipe %s: source URL '%.*s' is not http, https or file", recipe,
+		               (int)(sp - need), need);
+	}
+	for (size_t i = 0; i < n; i++)
+		out->sha256[i] =
+		    (char)(sha[i] >= 'A' && sha[i] <= 'F' ? sha[i] - 'A' + 'a' : sha[i]);
+	out->sha256[n] = '\0';
+	return 0;
+}
+
+/* The recipe's source archives for this kernel: what its declare() says now. */
+static int job_sources(struct build_job *j)
+{
+	struct runner *run = j->env->ctx->run;
+	size_t first = run->n_needs;
+	int r = host_declare(run, j->plugin, j->kernel->release, NULL);
+
+	for (size_t i = first; i < run->n_needs && r >= 0; i++) {
+		struct source_url *v;
+
+		if (run->needs[i]->kind != KLD_NEED_SOURCE_URL)
+			continue;
+		v = realloc(j->sources, (j->n_sources + 1) * sizeof(*v));
+		if (!v)
+			abort();
+		j->sources = v;
+		r = parse_source_url(j->plugin->instance, run->needs[i]->package,
+		                     &j->sources[j->n_sources]);
+		if (r >= 0)
+			j->n_sources++;
+	}
+	return r;
+}
+
+/* Download (or reuse, verified) the job's source archives and unpack them in its work tree. */
+static int unpack_sources(struct build_job *j, const struct cache *cache)
+{
+	_cleanup_free_ char *dir = host_path(j, KLD_BUILD_SOURCE_DIR);
+	struct cache_item *items;
+	struct dl_opts opts;
+	int r;
+
+	if (!j->n_sources)
+		return 0;
+	items = xcalloc(j->n_sources, sizeof(*items));
+	for (size_t i = 0; i < j->n_sources; i++)
+		items[i] = (struct cache_item){
+		    .url = j->sources[i].url, .sha256 = j->sources[i].sha256, .size = -1};
+	dl_opts_init(&opts);
+	opts.what = "downloading sources";
+	opts.cancelled = job_cancelled;
+	r = cache_fetch(cache, items, j->n_sources, &opts, NULL);
+	if (r >= 0)
+		r = mkdir_p(dir, 0755);
+	for (size_t i = 0; i < j->n_sources && r >= 0; i++) {
+		dprintf(j->log_fd, "kldload: unpacking %s (sha256 %s) in %s\n", j->sources[i].url,
+		        j->sources[i].sha256, KLD_BUILD_SOURCE_DIR);
+		r = buildroot_unpack(dir, items[i].path);
+	}
+	if (r < 0)
+		r = err_set(r, "source of %s: %s", j->plugin->instance, err_msg());
+	cache_items_clear(items, j->n_sources);
+	free(items);
+	return r;
+}
+
 /* Every input of a (kernel, recipe) build. */
 static int build_key(const struct build_job *j, char out[SHA256_HEX_LEN])
 {
@@ -585,6 +677,8 @@ static int build_key(const struct build_job *j, char out[SHA256_HEX_LEN])
 	hasher_add_str(h, p->desc.name);
 	hasher_add_str(h, p->desc.version);
 	hasher_add_str(h, p->instance);
+	for (size_t i = 0; i < j->n_sources; i++)
+		hasher_add_str(h, j->sources[i].sha256);
 	for (size_t i = 0; i < j->env->plan->n_items; i++) {
 		const struct kv *kv = &j->env->plan->items[i];
 
@@ -603,8 +697,10 @@ static int init_job(struct build_job *j, const struct cache *cache)
 	const char *rel = j->kernel->release;
 	const char *w = j->env->work_dir;
 	char key[SHA256_HEX_LEN];
-	int r = build_key(j, key);
+	int r = job_sources(j);
 
+	if (r >= 0)
+		r = build_key(j, key);
 	if (r < 0)
 		return r;
 	j->module = module_dir_name(j->plugin->instance);
@@ -626,6 +722,9 @@ static void release_job(struct build_job *j)
 	free(j->result);
 	free(j->cached);
 	free(j->error);
+	for (size_t i = 0; i < j->n_sources; i++)
+		free(j->sources[i].url);
+	free(j->sources);
 	if (j->log_fd >= 0)
 		close(j->log_fd);
 }
@@ -686,7 +785,7 @@ static int fail_job(struct build_job *j, int r)
 	               *why ? why : err_str(r), j->log_path);
 }
 
-static int build_fresh(struct build_job *j)
+static int build_fresh(struct build_job *j, const struct cache *cache)
 {
 	int r;
 
@@ -695,6 +794,10 @@ static int build_fresh(struct build_job *j)
 	if ((r = mkdir_p(j->work, 0755)) < 0 || (r = mkdir_p(j->result, 0755)) < 0 ||
 	    (r = open_log(j)) < 0)
 		return r;
+	if ((r = unpack_sources(j, cache)) < 0) {
+		rm_rf(j->result);
+		return r;
+	}
 	free(j->plugin->ctx.error);
 	j->plugin->ctx.error = NULL;
 	err_clear();
@@ -716,7 +819,7 @@ static void run_job(struct build_job *j)
 	} else {
 		log_info(LOG_CAT, "%s for %s: building (log: %s)", j->plugin->instance,
 		         j->kernel->release, j->log_path);
-		j->ret = build_fresh(j);
+		j->ret = build_fresh(j, j->cache);
 	}
 	if (j->ret < 0)
 		j->error = xstrdup(err_msg());
@@ -870,6 +973,7 @@ static int build_all(const struct stage_env *env, struct kernel_root *krs, size_
 			*j = (struct build_job){.plugin = mods[m],
 			                        .kernel = &krs[k],
 			                        .env = env,
+			                        .cache = cache,
 			                        .arch = arch,
 			                        .jobs = jobs};
 			r = init_job(j, cache);

@@ -117,12 +117,23 @@ static int read_control(struct archive *outer, const char *deb, struct deb_info 
 	return 0;
 }
 
+/* A source archive's member name as a relative path; NULL to skip the entry. */
+static char *source_path(const char *name)
+{
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	while (*name == '/')
+		name++;
+	return *name && strcmp(name, ".") ? xstrdup(name) : NULL;
+}
+
+/* Write one entry at `rel`; a hard link's target is mapped as its own name was (`map`). */
 static int write_entry(struct archive *in, struct archive *disk, struct archive_entry *e,
-                       const char *rel, FILE *list, const char *deb)
+                       const char *rel, char *(*map)(const char *), FILE *list, const char *deb)
 {
 	mode_t mode = archive_entry_mode(e);
 	const char *hard = archive_entry_hardlink(e);
-	_cleanup_free_ char *hard_rel = hard ? map_path(hard) : NULL;
+	_cleanup_free_ char *hard_rel = hard ? map(hard) : NULL;
 	int r;
 
 	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode))
@@ -151,7 +162,8 @@ static int write_entry(struct archive *in, struct archive *disk, struct archive_
 	if (archive_write_finish_entry(disk) < ARCHIVE_WARN)
 		return err_set(-EIO, "%s: cannot finish %s: %s", deb, rel,
 		               archive_error_string(disk));
-	fprintf(list, "/%s\n", rel);
+	if (list)
+		fprintf(list, "/%s\n", rel);
 	return 0;
 }
 
@@ -169,7 +181,7 @@ static int extract_data(struct archive *outer, struct archive *disk, const char 
 
 		if (!rel)
 			continue;
-		ret = write_entry(in, disk, e, rel, list, deb);
+		ret = write_entry(in, disk, e, rel, map_path, list, deb);
 		if (ret < 0)
 			break;
 	}
@@ -264,7 +276,14 @@ static int extract_all(const char *root, const char *const *debs, size_t n)
 	return ret;
 }
 
-static int extract_fork(const char *root, const char *const *debs, size_t n);
+typedef int (*extract_fn)(const char *const *paths, size_t n);
+static int extract_fork(const char *root, const char *const *paths, size_t n, extract_fn fn);
+
+/* extract_all() into the working directory, for extract_fork(). */
+static int extract_debs_here(const char *const *debs, size_t n)
+{
+	return extract_all(".", debs, n);
+}
 
 static void free_strv(char **v, size_t n)
 {
@@ -298,13 +317,13 @@ static int extract_in_child(const char *root, const char *const *debs, size_t n)
 
 	if (r < 0)
 		return r;
-	r = extract_fork(root, (const char *const *)abs, n);
+	r = extract_fork(root, (const char *const *)abs, n, extract_debs_here);
 	free_strv(abs, n);
 	return r;
 }
 
-/* Run extract_all() with `root` as working directory in a child; report its message back. */
-static int extract_fork(const char *root, const char *const *debs, size_t n)
+/* Run `fn` with `root` as working directory in a child; report its message back. */
+static int extract_fork(const char *root, const char *const *paths, size_t n, extract_fn fn)
 {
 	int fds[2], status;
 	char msg[1024] = "";
@@ -323,7 +342,7 @@ static int extract_fork(const char *root, const char *const *debs, size_t n)
 		if (chdir(root) < 0)
 			r = err_set(-errno, "%s: %s", root, strerror(errno));
 		else
-			r = extract_all(".", debs, n);
+			r = fn(paths, n);
 		if (r < 0 && write(fds[1], err_msg(), strlen(err_msg())) < 0)
 			_exit(2);
 		_exit(r < 0 ? 1 : 0);
@@ -342,6 +361,50 @@ static int extract_fork(const char *root, const char *const *debs, size_t n)
 int buildroot_extract_deb(const char *root, const char *deb)
 {
 	return extract_in_child(root, &deb, 1);
+}
+
+/* Unpack paths[0], a tar (any compression libarchive reads) or zip, into the working directory. */
+static int unpack_here(const char *const *paths, size_t n)
+{
+	struct archive *in = archive_read_new(), *disk = disk_writer();
+	struct archive_entry *e;
+	int ret = 0, st = ARCHIVE_FATAL, entries = 0;
+
+	(void)n;
+	archive_read_support_filter_all(in);
+	archive_read_support_format_tar(in);
+	archive_read_support_format_zip(in);
+	if (archive_read_open_filename(in, paths[0], 65536) != ARCHIVE_OK)
+		ret = err_set(-EBADMSG, "%s: not a tar or zip archive: %s", paths[0],
+		              archive_error_string(in));
+	while (!ret && (st = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		_cleanup_free_ char *rel = source_path(archive_entry_pathname(e));
+
+		if (rel && ++entries)
+			ret = write_entry(in, disk, e, rel, source_path, NULL, paths[0]);
+	}
+	if (!ret && st != ARCHIVE_EOF)
+		ret = err_set(-EBADMSG, "%s: corrupt archive: %s", paths[0],
+		              archive_error_string(in));
+	if (!ret && !entries)
+		ret = err_set(-EBADMSG, "%s: empty archive", paths[0]);
+	if (archive_write_close(disk) != ARCHIVE_OK && !ret)
+		ret = err_set(-EIO, "%s: %s", paths[0], archive_error_string(disk));
+	archive_write_free(disk);
+	archive_read_free(in);
+	return ret;
+}
+
+int buildroot_unpack(const char *dir, const char *archive)
+{
+	char **abs = NULL;
+	int r = absolute_paths(&archive, 1, &abs);
+
+	if (r < 0)
+		return r;
+	r = extract_fork(dir, (const char *const *)abs, 1, unpack_here);
+	free_strv(abs, 1);
+	return r;
 }
 
 static int make_link(const char *root, const char *rel, const char *target)

@@ -23,6 +23,13 @@
 int buildroot_extract_deb(const char *root, const char *deb);
 
 /*
+ * Unpack a source archive (a tar in any compression libarchive reads, or a zip) into `dir`, which
+ * exists, with the protections of buildroot_extract_deb() and no merged-/usr mapping. Runs in a
+ * child process, so it is safe to call from several threads.
+ */
+int buildroot_unpack(const char *dir, const char *archive);
+
+/*
  * Lay out a complete build root at `root` from `n` .deb files: extract into "<root>.tmp-<pid>",
  * apply buildroot_fixup(), then rename into place. Nothing exists at `root` on failure.
  * Extraction runs in a child process, so it is safe to call from several threads.

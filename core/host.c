@@ -194,7 +194,7 @@ static int h_need(struct kld_ctx *ctx, uint32_t kind, const char *package)
 
 	if (!run || run->declaring != ctx)
 		return ctx_error(ctx, -EPERM, "need() may only be called from declare()");
-	if (!package || !*package || kind < KLD_NEED_SOURCE || kind > KLD_NEED_RUNTIME)
+	if (!package || !*package || kind < KLD_NEED_SOURCE || kind > KLD_NEED_SOURCE_URL)
 		return ctx_error(ctx, -EINVAL, "need(): bad kind %u or empty package", kind);
 	need = xcalloc(1, sizeof(*need));
 	need->size = sizeof(*need);
@@ -208,8 +208,8 @@ static int h_need(struct kld_ctx *ctx, uint32_t kind, const char *package)
 	return 0;
 }
 
-static int declare_one(struct runner *run, struct loaded_plugin *m, const char *kernel,
-                       struct kld_ctx *caller)
+int host_declare(struct runner *run, struct loaded_plugin *m, const char *kernel,
+                 struct kld_ctx *caller)
 {
 	int r;
 
@@ -234,7 +234,7 @@ static const struct kld_need *const *h_module_needs(struct kld_ctx *ctx, const c
 		return NULL;
 	first = run->n_needs;
 	for (size_t i = 0; i < run->n_plugins; i++)
-		if (declare_one(run, run->plugins[i], kernel, ctx) < 0)
+		if (host_declare(run, run->plugins[i], kernel, ctx) < 0)
 			return NULL;
 	arr = xcalloc(run->n_needs - first + 1, sizeof(*arr));
 	if (run->n_needs > first)

@@ -39,4 +39,11 @@ struct runner {
 
 struct loaded_plugin *runner_plugin_of(struct kld_ctx *ctx); /* NULL for the core's own ctx */
 
+/*
+ * Call the module recipe m's declare() for `kernel`: what it declares is appended to run->needs.
+ * A failure is reported on `caller`'s context, naming the recipe. Not thread-safe.
+ */
+int host_declare(struct runner *run, struct loaded_plugin *m, const char *kernel,
+                 struct kld_ctx *caller);
+
 #endif

@@ -31,6 +31,13 @@ extern "C" {
 /* Where a build's writable directory is, inside the sandbox. */
 #define KLD_BUILD_WORK_DIR "/kld"
 
+/*
+ * Since ABI 1.1: where the recipe's KLD_NEED_SOURCE_URL archives are unpacked before build()
+ * is called, in the order they were declared (an archive's own top directory is kept, e.g.
+ * /kld/source/foo-1.0/). Absent when the recipe declared none.
+ */
+#define KLD_BUILD_SOURCE_DIR KLD_BUILD_WORK_DIR "/source"
+
 struct kld_build_service {
 	uint32_t size; /* sizeof(struct kld_build_service) in the host */
 	uint32_t reserved0;

@@ -37,6 +37,24 @@ extern "C" {
 #define KLD_NEED_SOURCE  1u /* carries the module's source, e.g. a -dkms package */
 #define KLD_NEED_BUILD   2u /* needed in the build root besides the kernel's headers and compiler */
 #define KLD_NEED_RUNTIME 3u /* installed on the target beside the module, e.g. its userland */
+/*
+ * Since ABI 1.1 (check host->abi_minor >= 1 before using them; a 1.0 host refuses them):
+ *  CMDLINE: `package` is a kernel command-line option that the target needs whenever this
+ *           module is in the image, e.g. "modprobe.blacklist=nouveau"; the distro driver puts
+ *           it on the installer's and the installed system's command line.
+ *  INITRAMFS: `package` is the name of one of the recipe's kernel modules (as modprobe knows
+ *           it, e.g. "nvidia-drm") that must be in the installed system's initramfs.
+ */
+#define KLD_NEED_CMDLINE   4u
+#define KLD_NEED_INITRAMFS 5u
+/*
+ * Since ABI 1.1: a source archive that is not a distribution package. `package` is
+ * "<url> <sha256>": an http://, https:// or file:// URL and the SHA-256 of the file (64 hex
+ * digits). The host downloads it into its cache before the build, refuses it unless the hash
+ * matches, and unpacks it (any tar or zip that libarchive reads, safely) under
+ * KLD_BUILD_SOURCE_DIR in the build's work directory (see kldload/build.h).
+ */
+#define KLD_NEED_SOURCE_URL 6u
 
 struct kld_need {
 	uint32_t size;       /* sizeof(struct kld_need) in the host */

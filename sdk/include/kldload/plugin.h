@@ -19,7 +19,7 @@ extern "C" {
 
 /* ABI version of these headers. Major: incompatible change. Minor: appended members. */
 #define KLD_ABI_MAJOR 1
-#define KLD_ABI_MINOR 0
+#define KLD_ABI_MINOR 1
 
 /* "KLDP" read as a little-endian 32-bit word. */
 #define KLD_PLUGIN_MAGIC 0x50444c4bu
