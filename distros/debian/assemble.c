@@ -415,25 +415,88 @@ static char *module_changelog(struct asm_run *r, const char *module, const char 
 	return c;
 }
 
+/* The value of `field` in control text (continuation lines joined), or NULL; malloc'd. */
+static char *control_field(const char *text, const char *field)
+{
+	size_t n = strlen(field);
+	char *v = NULL, *t;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		size_t len = strcspn(l, "\n");
+
+		if (v && (*l == ' ' || *l == '\t')) {
+			t = str_printf("%s %.*s", v, (int)len, l);
+			free(v);
+			v = t;
+		} else if (v) {
+			break;
+		} else if (!strncmp(l, field, n) && l[n] == ':') {
+			v = str_printf("%.*s", (int)(len - n - 1), l + n + 1);
+		}
+	}
+	if (v) {
+		t = str_printf("%s", str_trim(v));
+		free(v);
+		v = t;
+	}
+	return v;
+}
+
+/*
+ * What the module package provides: "<module>-modules", and whatever the package its source came
+ * from provides (nvidia-kernel-dkms: "nvidia-kernel-535.261.03, ..."), since it stands in for
+ * that package: a userland that depends on "nvidia-kernel-dkms | nvidia-kernel-<version>" is
+ * satisfied without DKMS.
+ */
+static char *module_provides(struct asm_run *r, const char *module)
+{
+	char *tag = str_printf("source:%s", module), *text = NULL, *from = NULL;
+	char *p = str_printf("%s-modules", module);
+	struct kld_image_pkg **pk = NULL;
+	uint32_t n = 0;
+
+	if (r->im->lock_packages(r->ctx, r->lock_path, tag, &pk, &n) == 0 && n > 0 &&
+	    r->im->deb_control(r->ctx, pk[0]->file, &text) == 0)
+		from = control_field(text, "Provides");
+	for (char *save = NULL, *e = from ? strtok_r(from, ",", &save) : NULL; e;
+	     e = strtok_r(NULL, ",", &save)) {
+		char *t, *item = str_trim(e);
+		size_t name = strcspn(item, " (");
+
+		if (!*item || (name == strlen(module) + 8 && !strncmp(item, p, name)))
+			continue; /* "zfs-modules" from zfs-dkms: already there */
+		t = str_printf("%s, %s", p, item);
+		free(p);
+		p = t;
+	}
+	r->d->host->free(text);
+	r->im->lock_packages_free(pk, n);
+	free(from);
+	free(tag);
+	return p;
+}
+
 static char *module_control(struct asm_run *r, const char *module, const char *krel)
 {
 	char *ver = module_version(r, module);
 	char *kpkg = str_printf("linux-image-%s", krel);
 	char *kver = lock_version_of(r->lock_text, kpkg);
+	char *provides = module_provides(r, module);
 	char *c = str_printf(
 	    "Package: %s-modules-%s\nSource: kldload-%s (%s)\nVersion: %s\n"
 	    "Architecture: %s\nMaintainer: %s\n"
-	    "Depends: %s%s%s%s\nProvides: %s-modules\nSection: kernel\nPriority: optional\n"
+	    "Depends: %s%s%s%s\nProvides: %s\nSection: kernel\nPriority: optional\n"
 	    "Description: %s kernel modules for Linux %s, built and signed by kldload\n"
 	    " Kernel modules of %s, built against Linux %s,\n"
 	    " signed with the image's module signing key (enrol its certificate with\n"
 	    " mokutil) and installed under /lib/modules/%s/updates.\n",
 	    module, krel, module, ver, ver, r->arch, maintainer(r), kpkg, kver ? " (= " : "",
-	    kver ? kver : "", kver ? ")" : "", module, module, krel, module, krel, krel);
+	    kver ? kver : "", kver ? ")" : "", provides, module, krel, module, krel, krel);
 
 	free(ver);
 	free(kpkg);
 	free(kver);
+	free(provides);
 	return c;
 }
 
@@ -468,6 +531,59 @@ static const char copyright_fmt[] =
     " (see that package's copyright file, %s, for its authors and licence).\n\n"
     "Files: *\nCopyright: the authors of %s\nLicense: %s\n";
 
+/* Did the recipe instance of `need` ("dkms:foo") build the modules of `module` ("dkms-foo")? */
+static int need_of(const struct kld_need *need, const char *module)
+{
+	const char *a = need->module, *b = module;
+
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !((*a == ':' || *a == '/') && *b == '-'))
+			return 0;
+	return !*a && !*b;
+}
+
+/*
+ * The modules the recipe wants in the installed system's initramfs (KLD_NEED_INITRAMFS), one a
+ * line as initramfs-tools' modules.d files list them; NULL when it wants none.
+ */
+static char *initramfs_modules(struct asm_run *r, const char *krel, const char *module)
+{
+	const struct kld_need *const *needs = r->d->host->module_needs(r->ctx, krel);
+	char *list = NULL, *t;
+
+	for (size_t i = 0; needs && needs[i]; i++) {
+		if (needs[i]->kind != KLD_NEED_INITRAMFS || !need_of(needs[i], module))
+			continue;
+		t = str_printf("%s%s\n", list ? list : "", needs[i]->package);
+		free(list);
+		list = t;
+	}
+	return list;
+}
+
+/* Adds the initramfs-tools list of the recipe's early modules to the package's files. */
+static int add_initramfs_list(struct asm_run *r, struct mod_files *m, const char *pkg,
+                              const char *list)
+{
+	char *src = str_printf("%s/doc-%s/initramfs-modules", r->scratch, pkg);
+	struct kld_deb_file *v;
+	int ret = write_text(src, list);
+
+	if (ret < 0) {
+		ret = fail(r, ret, "cannot write", src);
+		free(src);
+		return ret;
+	}
+	v = realloc(m->v, (m->n + 1) * sizeof(*v));
+	if (!v)
+		abort();
+	m->v = v;
+	m->v[m->n++] = (struct kld_deb_file){
+	    sizeof(*v), 0644, src,
+	    str_printf("/usr/share/initramfs-tools/modules.d/kldload-%s.conf", pkg)};
+	return 0;
+}
+
 static int write_module_deb(struct asm_run *r, const char *krel, const char *module,
                             const char *top, FILE *list)
 {
@@ -478,10 +594,15 @@ static int write_module_deb(struct asm_run *r, const char *krel, const char *mod
 	char *copyright = str_printf("%s/copyright", doc);
 	char *text = str_printf(copyright_fmt, module, "/usr/share/doc/<module package>", module,
 	                        !strcmp(module, "zfs") ? "CDDL-1.0" : "GPL-2.0");
+	char *early = initramfs_modules(r, krel, module);
+	char *update = early ? str_printf("\tif command -v update-initramfs >/dev/null; then\n"
+	                                  "\t\tupdate-initramfs -u -k %s\n\tfi\n",
+	                                  krel)
+	                     : NULL;
 	char *postinst = str_printf("#!/bin/sh\nset -e\nif [ \"$1\" = configure ] && "
 	                            "[ -e /lib/modules/%s/modules.order ]; then\n"
-	                            "\tdepmod -a %s\nfi\n",
-	                            krel, krel);
+	                            "\tdepmod -a %s\n%sfi\n",
+	                            krel, krel, update ? update : "");
 	char *postrm = str_printf("#!/bin/sh\nset -e\nif [ \"$1\" = remove ] && "
 	                          "[ -e /lib/modules/%s/modules.order ]; then\n"
 	                          "\tdepmod -a %s\nfi\n",
@@ -508,6 +629,10 @@ static int write_module_deb(struct asm_run *r, const char *krel, const char *mod
 		m.v = v;
 		m.v[m.n++] = (struct kld_deb_file){sizeof(*v), 0644, xstrdup_or_null(copyright),
 		                                   str_printf("/usr/share/doc/%s/copyright", pkg)};
+		if (early)
+			ret = add_initramfs_list(r, &m, pkg, early);
+	}
+	if (ret == 0) {
 		mkdir_parents(out);
 		struct kld_deb_spec spec = {sizeof(spec), m.n,    control,  m.v,
 		                            postinst,     postrm, r->epoch, changelog};
@@ -525,6 +650,7 @@ static int write_module_deb(struct asm_run *r, const char *krel, const char *mod
 	free(m.v);
 	free(control), free(pkg), free(doc), free(copyright), free(text);
 	free(postinst), free(postrm), free(file), free(out), free(changelog);
+	free(early), free(update);
 	return ret > 0 ? 0 : ret;
 }
 

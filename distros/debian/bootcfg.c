@@ -40,7 +40,8 @@ struct bc_run {
 	char *modpkgs; /* space-separated module package names */
 	char *runtime; /* space-separated runtime packages */
 	char *password, *hash;
-	char *cmdline; /* " " + debian.cmdline, or "": for the installer and the installed system */
+	char *
+	    cmdline; /* " " + debian.cmdline and the recipes' options, or "": installer and target */
 	int64_t epoch;
 };
 
@@ -426,24 +427,44 @@ static int mok_password(struct bc_run *r)
 	return r->im->password_new(r->ctx, &r->password, &r->hash);
 }
 
-/* The recipes' runtime packages (KLD_NEED_RUNTIME) for this kernel. */
-static void runtime_needs(struct bc_run *r)
+/* Append `word` to the space-separated list *list (NULL-safe, no duplicates). */
+static void list_add(char **list, const char *word)
+{
+	size_t n = strlen(word);
+	char *t;
+
+	for (const char *p = *list; p && (p = strstr(p, word)); p += n)
+		if ((p == *list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return;
+	t = str_printf("%s%s%s", *list ? *list : "", *list && **list ? " " : "", word);
+	free(*list);
+	*list = t;
+}
+
+/*
+ * What the recipes declared for this kernel: their runtime packages (KLD_NEED_RUNTIME) for the
+ * preseed, and their kernel command-line options (KLD_NEED_CMDLINE), which join debian.cmdline
+ * on the installer's and the installed system's command line.
+ */
+static void recipe_needs(struct bc_run *r)
 {
 	const struct kld_need *const *needs = r->d->host->module_needs(r->ctx, r->kernel);
+	char *cmdline = xstrdup_or_null(opt(r, "cmdline", ""));
 
 	r->runtime = xstrdup_or_null("");
 	for (size_t i = 0; needs && needs[i]; i++) {
-		char *t, *pkg = xstrdup_or_null(needs[i]->package);
+		char *pkg = xstrdup_or_null(needs[i]->package);
 
-		if (needs[i]->kind != KLD_NEED_RUNTIME)
-			goto next;
-		pkg[strcspn(pkg, " (|")] = '\0';
-		t = str_printf("%s%s%s", r->runtime, *r->runtime ? " " : "", pkg);
-		free(r->runtime);
-		r->runtime = t;
-	next:
+		if (needs[i]->kind == KLD_NEED_RUNTIME) {
+			pkg[strcspn(pkg, " (|")] = '\0';
+			list_add(&r->runtime, pkg);
+		} else if (needs[i]->kind == KLD_NEED_CMDLINE) {
+			list_add(&cmdline, str_trim(pkg));
+		}
 		free(pkg);
 	}
+	r->cmdline = str_printf("%s%s", *cmdline ? " " : "", cmdline);
+	free(cmdline);
 }
 
 int deb_boot_config(struct kld_ctx *ctx, void *state)
@@ -459,9 +480,8 @@ int deb_boot_config(struct kld_ctx *ctx, void *state)
 		return d->host->error(ctx, -KLD_E_UNSUPPORTED, "this kldload lacks %s",
 		                      KLD_IMAGE_SERVICE);
 	ret = load_inputs(&r);
-	r.cmdline = str_printf("%s%s", *opt(&r, "cmdline", "") ? " " : "", opt(&r, "cmdline", ""));
 	if (ret == 0) {
-		runtime_needs(&r);
+		recipe_needs(&r);
 		entries(&r, e);
 		ret = mok_password(&r);
 	}
