@@ -11,7 +11,7 @@
 const struct option_def core_options[] = {
     {"plugin", 'p', "plugin", "NAME|PATH", "distro driver plugin (default: debian)"},
     {"module", 'm', "modules", "LIST",
-     "kernel modules to build, comma-separated, repeatable (e.g. zfs,wireguard or dkms:PACKAGE)"},
+     "kernel modules to build, comma-separated, repeatable (e.g. zfs,wireguard, nvidia or dkms:PACKAGE)"},
     {"release", 'r', "release", "RELEASE", "release to build (default: the driver's, e.g. stable)"},
     {"arch", 'a', "arch", "ARCH", "target architecture (default: the driver's, e.g. amd64)"},
     {"kernel", 'k', "kernel", "KERNEL", "target kernel (default: the release's newest)"},

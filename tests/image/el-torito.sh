@@ -21,6 +21,11 @@ for e in install graphical expert rescue automated serial; do
 	grep -q -- "--id $e " "$t/grub.cfg"
 done
 grep -q 'console=ttyS0' "$t/iso.cfg"
+# nouveau is blacklisted only in an image with NVIDIA's modules (tests/build/nvidia.sh)
+if grep -q nouveau "$t/iso.cfg" "$t/grub.cfg"; then
+	echo "FAIL: nouveau is blacklisted in an image without NVIDIA's modules" >&2
+	exit 1
+fi
 MTOOLS_SKIP_CHECK=1 mcopy -i "$t/efi.img" ::/EFI/boot/bootx64.efi "$t/shim.efi"
 MTOOLS_SKIP_CHECK=1 mcopy -i "$t/efi.img" ::/EFI/boot/grubx64.efi "$t/grub.efi"
 # Microsoft's UEFI CA signed shim; Debian's key signed GRUB (PE Authenticode certificates)
