@@ -212,6 +212,9 @@ static int check_implemented(const struct runner *run, int id)
 
 /* ---- input hash ---- */
 
+/* Plan values that name files whose contents are inputs of every stage. */
+static const char *const file_keys[] = {"lock", "keyring"};
+
 static int input_hash(struct runner *run, int id, const char *prev_output, char out[SHA256_HEX_LEN])
 {
 	struct hasher *h = hasher_new();
@@ -225,6 +228,21 @@ static int input_hash(struct runner *run, int id, const char *prev_output, char 
 			continue;
 		hasher_add_str(h, kv->key);
 		hasher_add_str(h, kv->value);
+	}
+	/* Files named by the plan are inputs by their contents: a lock edited in place is new. */
+	for (size_t i = 0; i < ARRAY_SIZE(file_keys); i++) {
+		const char *path = plan_get(&run->plan, file_keys[i]);
+		int r;
+
+		if (!path || !path_exists(path))
+			continue;
+		hasher_add_str(h, file_keys[i]);
+		r = hasher_add_file(h, path);
+		if (r < 0) {
+			char discard[SHA256_HEX_LEN];
+			hasher_final(h, discard);
+			return r;
+		}
 	}
 	for (size_t i = 0; i < run->n_plugins; i++) {
 		const struct loaded_plugin *p = run->plugins[i];

@@ -123,6 +123,24 @@ START_TEST(unchanged_inputs_skip_changed_inputs_rerun)
 }
 END_TEST
 
+START_TEST(a_file_named_by_the_plan_is_an_input)
+{
+	_cleanup_free_ char *lock = path_join(dir, "my.lock");
+	ino_t first;
+
+	ck_assert_int_eq(write_file_atomic(lock, "one\n", 4, 0644), 0);
+	plan_set(&plan, "lock", lock, "test");
+	ck_assert_int_eq(run(STAGE_FETCH, STAGE_FETCH, 0), 0);
+	first = inode_of("work/fetch/metadata");
+	ck_assert_int_eq(run(STAGE_FETCH, STAGE_FETCH, 0), 0);
+	ck_assert_uint_eq(inode_of("work/fetch/metadata"), first);
+	/* The same path with other contents: the stage runs again. */
+	ck_assert_int_eq(write_file_atomic(lock, "two\n", 4, 0644), 0);
+	ck_assert_int_eq(run(STAGE_FETCH, STAGE_FETCH, 0), 0);
+	ck_assert_uint_ne(inode_of("work/fetch/metadata"), first);
+}
+END_TEST
+
 START_TEST(failure_leaves_no_output)
 {
 	_cleanup_free_ char *resolve = path_join(dir, "work/resolve");
@@ -196,6 +214,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, runs_stages_in_order_and_publishes);
 	tcase_add_test(tc, unchanged_inputs_skip_changed_inputs_rerun);
+	tcase_add_test(tc, a_file_named_by_the_plan_is_an_input);
 	tcase_add_test(tc, failure_leaves_no_output);
 	tcase_add_test(tc, failed_rerun_hides_the_earlier_output);
 	tcase_add_test(tc, unimplemented_stage_is_an_error);
