@@ -263,6 +263,22 @@ static char *default_cache_dir(void)
 	return xstrdup("kldload-cache");
 }
 
+/* A plan value that must be a whole number of seconds, 1 to a day, when set. */
+static int check_seconds(const struct plan *plan, const char *key)
+{
+	const struct kv *kv = plan_find(plan, key);
+	char *end;
+	long n;
+
+	if (!kv)
+		return 0;
+	n = strtol(kv->value, &end, 10);
+	if (end == kv->value || *end || n < 1 || n > 86400)
+		return err_set(-EINVAL, "%s '%s' (%s) must be a number of seconds from 1 to 86400",
+		               key, kv->value, kv->origin);
+	return 0;
+}
+
 static int fill_defaults(struct plan *plan)
 {
 	_cleanup_free_ char *cache = default_cache_dir();
@@ -284,7 +300,7 @@ static int fill_defaults(struct plan *plan)
 			return err_set(-EINVAL, "jobs '%s' (%s) must be a number from 1 to 1024",
 			               jobs, plan_find(plan, "jobs")->origin);
 	}
-	return 0;
+	return check_seconds(plan, "fetch_timeout");
 }
 
 static int add_plugin(struct cli *cli, struct loaded_plugin *p)

@@ -11,7 +11,19 @@
 #define KLDLOAD_SYSCONF_DIR "/etc"
 #endif
 
-static const char *const number_keys[] = {"jobs"};
+static const char *const number_keys[] = {"jobs", "fetch_timeout"};
+/* Top-level settings that are text: a number or a boolean there is a mistake. */
+static const char *const string_keys[] = {
+    "plugin", "release", "arch",     "kernel",    "output",  "work_dir", "cache_dir",
+    "mirror", "lock",    "sign_key", "sign_cert", "keyring", "verifier", "stage"};
+
+static int is_string_key(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(string_keys); i++)
+		if (strcmp(string_keys[i], key) == 0)
+			return 1;
+	return 0;
+}
 
 static int is_number_key(const char *key)
 {
@@ -69,6 +81,9 @@ static int load_scalar(struct plan *plan, const config_setting_t *s, const char 
 	if (is_number_key(key) && type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
 		return err_set(-KLD_E_CONFIG, "%s:%u: '%s' must be a whole number", path,
 		               config_setting_source_line(s), key);
+	if (is_string_key(key) && type != CONFIG_TYPE_STRING)
+		return err_set(-KLD_E_CONFIG, "%s:%u: '%s' must be a string (in double quotes)",
+		               path, config_setting_source_line(s), key);
 	r = setting_text(s, path, &value);
 	if (r < 0)
 		return r;

@@ -23,6 +23,8 @@ expect_exit 2 "$K" $P --stage resolve..fetch
 expect_in "$T/err" "runs backwards"
 expect_exit 2 "$K" $P --jobs 0
 expect_in "$T/err" "jobs '0' (command line) must be a number"
+expect_exit 2 "$K" $P --fetch-timeout soon
+expect_in "$T/err" "fetch_timeout 'soon' (command line) must be a number of seconds"
 expect_exit 2 "$K" $P --option nodot=1
 expect_in "$T/err" "PLUGIN.KEY=VALUE"
 

@@ -87,6 +87,14 @@ START_TEST(wrong_type_names_file_and_line)
 	/* A group inside a list, after a good element: the list built so far is not leaked. */
 	ck_assert_int_eq(config_load(&plan, p3, 1), -KLD_E_CONFIG);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "t3.conf:2:"));
+	/* A number where text belongs, and text where a number belongs. */
+	_cleanup_free_ char *p4 = write_conf("t4.conf", "release = 12;\n");
+	_cleanup_free_ char *p5 = write_conf("t5.conf", "fetch_timeout = \"abc\";\n");
+	ck_assert_int_eq(config_load(&plan, p4, 1), -KLD_E_CONFIG);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "t4.conf:1: 'release' must be a string"));
+	ck_assert_int_eq(config_load(&plan, p5, 1), -KLD_E_CONFIG);
+	ck_assert_ptr_nonnull(
+	    strstr(err_msg(), "t5.conf:1: 'fetch_timeout' must be a whole number"));
 	plan_release(&plan);
 }
 END_TEST
