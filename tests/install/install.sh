@@ -56,6 +56,13 @@ syms=$(nm -D --defined-only "$T/pc/hello.so" | awk '$2 != "A" { sub(/@.*/, "", $
 [ "$(realpath -m "$(pkg-config --variable=plugindir kldload-sdk)")" = "$(realpath -m "$prefix/$libdir/kldload/plugins")" ] && pass ||
 	fail "plugindir is $(pkg-config --variable=plugindir kldload-sdk)"
 
+# The example of docs/writing-a-plugin.md compiles against the installed SDK as it is written.
+awk '/^## The smallest module recipe/ {f = 1} f && /^```c$/ {c = 1; next} c && /^```$/ {exit} c' \
+	"$SOURCE_DIR/docs/writing-a-plugin.md" >"$T/pc/example.c"
+[ -s "$T/pc/example.c" ] && cc -shared -fPIC -Wall -Werror $(pkg-config --cflags kldload-sdk) \
+	"$T/pc/example.c" -o "$T/pc/example.so" && pass ||
+	fail "the example of docs/writing-a-plugin.md does not compile"
+
 # The man page is well-formed.
 man -l "$prefix/share/man/man1/kldload.1" >"$T/man.txt" 2>&1 && pass || fail "man page: $(cat "$T/man.txt")"
 expect_in "$T/man.txt" "EXIT STATUS"
