@@ -10,8 +10,9 @@ now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 
+# kldload with the same mirror and keyring the apt side is given
 kld() {
-	"$KLDLOAD" --plugin-path "$PLUGIN_DIR" "$@"
+	"$KLDLOAD" --plugin-path "$PLUGIN_DIR" --mirror "$MIRROR" --keyring "$KEYRING" "$@"
 }
 
 # apt_setup DIR CODENAME ARCH: an APT configuration in DIR that sees only that release of the
