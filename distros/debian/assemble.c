@@ -727,6 +727,8 @@ static int make_repo(struct asm_run *r, const char *lock_path)
 		                          .origin = "kldload",
 		                          .arch = r->arch,
 		                          .debs = (const char *const *)r->debs,
+		                          .udebs = (const char *const *)r->udebs.files,
+		                          .n_udebs = r->udebs.n_files,
 		                          .key_dir = key,
 		                          .epoch = r->epoch};
 
