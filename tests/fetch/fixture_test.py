@@ -373,6 +373,39 @@ def case_concurrent(fx):
           "partial files left behind")
 
 
+def case_apt_config(fx):
+    """No --mirror, no --keyring: the mirror and its key come from APT's configuration, a
+    one-line sources.list.d/*.list, then a deb822 *.sources, as apt reads them."""
+    apt = fx.dir + "/apt"
+    key = fx.dir + "/keyring.gpg"
+    forms = {
+        "one-line": ("fixture.list",
+                     "# a comment\ndeb-src %s fixture main\ndeb [signed-by=%s] %s fixture main contrib\n"
+                     % (fx.mirror, key, fx.mirror)),
+        "deb822": ("fixture.sources",
+                   "Types: deb-src\nURIs: http://127.0.0.1:9/unused\nSuites: fixture\nComponents: main\n\n"
+                   "Types: deb\nURIs: %s\nSuites: fixture\nComponents: main contrib\n"
+                   "Signed-By: %s\n" % (fx.mirror, key)),
+    }
+    for form, (name, text) in forms.items():
+        shutil.rmtree(apt, ignore_errors=True)
+        os.makedirs(apt + "/sources.list.d")
+        with open(apt + "/sources.list.d/" + name, "w") as f:
+            f.write(text)
+        shutil.rmtree(fx.work, ignore_errors=True)
+        cmd = [KLDLOAD, "--plugin-path", PLUGIN_DIR, "--work-dir", fx.work, "--cache-dir",
+               fx.cache, "-o", fx.out, "--stage", "fetch..resolve", "-O",
+               "debian.apt_dir=" + apt, "--fetch-timeout", "2", "-r", "fixture"]
+        before = len(fx.log())
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        sys.stderr.write("$ %s\n-> %d\n%s" % (" ".join(cmd), p.returncode, p.stderr))
+        check(p.returncode == 0, "%s: exit %d" % (form, p.returncode))
+        check(len(fx.log()) > before, "%s: the fixture mirror was not used" % form)
+        text = open(fx.work + "/resolve/kldload.lock").read()
+        check(("repo: fixture %s " % fx.mirror) in text, "%s: the lock names the mirror" % form)
+        assert_cache_holds_lock(fx, fx.work + "/resolve/kldload.lock")
+
+
 CASES = {
     "ok": (case_ok, {}),
     "lock-rebuild": (case_lock_rebuild, {}),
@@ -391,6 +424,7 @@ CASES = {
     "interrupted": (case_interrupted, {}),
     "detached": (case_detached, {}),
     "file-gpgv": (case_file_gpgv, {}),
+    "apt-config": (case_apt_config, {}),
 }
 
 if __name__ == "__main__":
