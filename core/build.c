@@ -428,8 +428,12 @@ static int s_dkms_build(struct kld_ctx *ctx, const char *source_dir, const char 
 	r = dkms_read_conf(j, &env, &conf);
 	if (r >= 0 && (strcmp(conf.package_name, name) || strcmp(conf.package_version, version))) {
 		/* dkms knows the module by its dkms.conf: read it again with those names. */
-		env.module = conf.package_name;
-		env.module_version = conf.package_version;
+		free(name);
+		free(version);
+		name = xstrdup(conf.package_name);
+		version = xstrdup(conf.package_version);
+		env.module = name;
+		env.module_version = version;
 		dkms_conf_release(&conf);
 		r = dkms_read_conf(j, &env, &conf);
 	}

@@ -33,7 +33,7 @@ bt_release() {
 # A DKMS package "kldtest-<variant>-dkms" with /usr/src/kldtest-<variant>-1.0/: dkms.conf,
 # Makefile, kldtest.c. VARIANT: hello (a module that prints when loaded), net, write, modules,
 # probe, oldmeta (an OpenZFS-like META that ends at Linux 4.19), exclusive (BUILD_EXCLUSIVE_KERNEL
-# for 4.19 only) (see fixture/). PARAM, when given, is written to the source as "param" (the port or the
+# for 4.19 only), renamed (dkms.conf's version is not the directory's) (see fixture/). PARAM, when given, is written to the source as "param" (the port or the
 # host path the net and write variants try).
 bt_fixture_deb() {
 	out=$1
@@ -52,6 +52,8 @@ bt_fixture_deb() {
 	oldmeta) printf 'Meta: 1\nName: zfs\nVersion: 0.7.0\nLinux-Maximum: 4.19\nLinux-Minimum: 2.6.32\n' \
 		>"$src/META" ;;
 	exclusive) echo 'BUILD_EXCLUSIVE_KERNEL="^4\.19\."' >>"$src/dkms.conf" ;;
+	# dkms.conf names another version than the directory does (as apfs-dkms's does)
+	renamed) sed -i 's/^PACKAGE_VERSION="1.0"$/PACKAGE_VERSION="1.0-1"/' "$src/dkms.conf" ;;
 	esac
 	cat >"$root/DEBIAN/control" <<CTL
 Package: $name-dkms

@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 
 bt_resolve "$work" wireguard || fail "resolve failed"
 krel=$(bt_lock_kernel "$work")
-for v in oldmeta exclusive; do
+for v in oldmeta exclusive renamed; do
 	bt_fixture_deb "$work/kldtest-$v-dkms.deb" $v || fail "cannot make fixture $v"
 	bt_add_to_lock "$work" "$work/kldtest-$v-dkms.deb" "$krel" || fail "cannot add fixture $v"
 done
@@ -45,6 +45,16 @@ if [ -n "$cfg" ]; then
 	echo "wireguard: $(grep -m1 'WireGuard' "$work/err")"
 	rm -rf "$work/build-modules" "$work/build-modules.stamp"
 fi
+
+# A dkms.conf whose name and version are not its directory's: dkms builds it by the conf's.
+bt_build "$work" dkms:kldtest-renamed-dkms 2>"$work/err" >/dev/null ||
+	{ cat "$work/err"; tail -20 "$work"/build-logs/*/dkms-kldtest-renamed-dkms.log; fail "renamed fixture failed"; }
+[ -f "$work/build-modules/$krel/modules/dkms-kldtest-renamed-dkms/updates/dkms/kldtest.ko" ] ||
+	fail "renamed fixture: no kldtest.ko"
+grep -q "building kldtest-renamed/1.0-1 for kernel" "$work"/build-logs/*/dkms-kldtest-renamed-dkms.log ||
+	fail "renamed fixture: not built under dkms.conf's name and version"
+echo "dkms: a dkms.conf with its own version builds"
+rm -rf "$work/build-modules" "$work/build-modules.stamp"
 
 refused "zfs outside META" "supports Linux 2.6.32 to 4.19" zfs -O zfs.source=kldtest-oldmeta-dkms
 refused "dkms exclusive" "BUILD_EXCLUSIVE_KERNEL '^4\\\\.19\\\\.' does not match kernel $krel" \
