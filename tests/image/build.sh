@@ -4,6 +4,8 @@
 set -eu
 . "$(dirname "$0")/common.sh"
 [ -s /etc/apt/sources.list.d/debian.sources ] || ls /etc/apt/sources.list >/dev/null 2>&1 || exit 77
+# Cold: a work directory left by an earlier run would skip every stage (and print no password).
+rm -rf "$work" "$out"
 mkdir -p "$work" "$out"
 t0=$(date +%s)
 kldload 2>"$out/build.log" >"$out/results" || { tail -20 "$out/build.log"; exit 1; }
