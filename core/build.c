@@ -633,7 +633,7 @@ static int job_sources(struct build_job *j)
 }
 
 /* Download (or reuse, verified) the job's source archives and unpack them in its work tree. */
-static int unpack_sources(struct build_job *j, const struct cache *cache)
+static int unpack_sources(struct build_job *j)
 {
 	_cleanup_free_ char *dir = host_path(j, KLD_BUILD_SOURCE_DIR);
 	struct cache_item *items;
@@ -649,7 +649,7 @@ static int unpack_sources(struct build_job *j, const struct cache *cache)
 	dl_opts_init(&opts);
 	opts.what = "downloading sources";
 	opts.cancelled = job_cancelled;
-	r = cache_fetch(cache, items, j->n_sources, &opts, NULL);
+	r = cache_fetch(j->cache, items, j->n_sources, &opts, NULL);
 	if (r >= 0)
 		r = mkdir_p(dir, 0755);
 	for (size_t i = 0; i < j->n_sources && r >= 0; i++) {
@@ -696,7 +696,7 @@ static int build_key(const struct build_job *j, char out[SHA256_HEX_LEN])
 	return r;
 }
 
-static int init_job(struct build_job *j, const struct cache *cache)
+static int init_job(struct build_job *j)
 {
 	const char *rel = j->kernel->release;
 	const char *w = j->env->work_dir;
@@ -712,7 +712,7 @@ static int init_job(struct build_job *j, const struct cache *cache)
 	j->work = xasprintf("%s/build-work/%s/%s", w, rel, j->module);
 	j->log_path = xasprintf("%s/build-logs/%s/%s.log", w, rel, j->module);
 	j->result = xasprintf("%s/%s/modules/%s", j->env->out_dir, rel, j->module);
-	j->cached = xasprintf("%s/build-results/%s", cache->dir, key);
+	j->cached = xasprintf("%s/build-results/%s", j->cache->dir, key);
 	j->log_fd = -1;
 	return 0;
 }
@@ -789,7 +789,7 @@ static int fail_job(struct build_job *j, int r)
 	               *why ? why : err_str(r), j->log_path);
 }
 
-static int build_fresh(struct build_job *j, const struct cache *cache)
+static int build_fresh(struct build_job *j)
 {
 	int r;
 
@@ -798,7 +798,7 @@ static int build_fresh(struct build_job *j, const struct cache *cache)
 	if ((r = mkdir_p(j->work, 0755)) < 0 || (r = mkdir_p(j->result, 0755)) < 0 ||
 	    (r = open_log(j)) < 0)
 		return r;
-	if ((r = unpack_sources(j, cache)) < 0) {
+	if ((r = unpack_sources(j)) < 0) {
 		rm_rf(j->result);
 		return r;
 	}
@@ -823,7 +823,7 @@ static void run_job(struct build_job *j)
 	} else {
 		log_info(LOG_CAT, "%s for %s: building (log: %s)", j->plugin->instance,
 		         j->kernel->release, j->log_path);
-		j->ret = build_fresh(j, j->cache);
+		j->ret = build_fresh(j);
 	}
 	if (j->ret < 0)
 		j->error = xstrdup(err_msg());
@@ -980,7 +980,7 @@ static int build_all(const struct stage_env *env, struct kernel_root *krs, size_
 			                        .cache = cache,
 			                        .arch = arch,
 			                        .jobs = jobs};
-			r = init_job(j, cache);
+			r = init_job(j);
 		}
 	if (r >= 0 && q.n)
 		r = run_queue(&q, jobs);

@@ -17,18 +17,10 @@ static const char *const string_keys[] = {
     "plugin", "release", "arch",     "kernel",    "output",  "work_dir", "cache_dir",
     "mirror", "lock",    "sign_key", "sign_cert", "keyring", "verifier", "stage"};
 
-static int is_string_key(const char *key)
+static int in_list(const char *const *list, size_t n, const char *key)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(string_keys); i++)
-		if (strcmp(string_keys[i], key) == 0)
-			return 1;
-	return 0;
-}
-
-static int is_number_key(const char *key)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(number_keys); i++)
-		if (strcmp(number_keys[i], key) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], key) == 0)
 			return 1;
 	return 0;
 }
@@ -78,10 +70,11 @@ static int load_scalar(struct plan *plan, const config_setting_t *s, const char 
 	int type = config_setting_type(s);
 	int r;
 
-	if (is_number_key(key) && type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+	if (in_list(number_keys, ARRAY_SIZE(number_keys), key) && type != CONFIG_TYPE_INT &&
+	    type != CONFIG_TYPE_INT64)
 		return err_set(-KLD_E_CONFIG, "%s:%u: '%s' must be a whole number", path,
 		               config_setting_source_line(s), key);
-	if (is_string_key(key) && type != CONFIG_TYPE_STRING)
+	if (in_list(string_keys, ARRAY_SIZE(string_keys), key) && type != CONFIG_TYPE_STRING)
 		return err_set(-KLD_E_CONFIG, "%s:%u: '%s' must be a string (in double quotes)",
 		               path, config_setting_source_line(s), key);
 	r = setting_text(s, path, &value);

@@ -415,33 +415,6 @@ static char *module_changelog(struct asm_run *r, const char *module, const char 
 	return c;
 }
 
-/* The value of `field` in control text (continuation lines joined), or NULL; malloc'd. */
-static char *control_field(const char *text, const char *field)
-{
-	size_t n = strlen(field);
-	char *v = NULL, *t;
-
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		size_t len = strcspn(l, "\n");
-
-		if (v && (*l == ' ' || *l == '\t')) {
-			t = str_printf("%s %.*s", v, (int)len, l);
-			free(v);
-			v = t;
-		} else if (v) {
-			break;
-		} else if (!strncmp(l, field, n) && l[n] == ':') {
-			v = str_printf("%.*s", (int)(len - n - 1), l + n + 1);
-		}
-	}
-	if (v) {
-		t = str_printf("%s", str_trim(v));
-		free(v);
-		v = t;
-	}
-	return v;
-}
-
 /*
  * What the module package provides: "<module>-modules", and whatever the package its source came
  * from provides (nvidia-kernel-dkms: "nvidia-kernel-535.261.03, ..."), since it stands in for
@@ -457,7 +430,7 @@ static char *module_provides(struct asm_run *r, const char *module)
 
 	if (r->im->lock_packages(r->ctx, r->lock_path, tag, &pk, &n) == 0 && n > 0 &&
 	    r->im->deb_control(r->ctx, pk[0]->file, &text) == 0)
-		from = control_field(text, "Provides");
+		from = deb_field(text, "Provides");
 	for (char *save = NULL, *e = from ? strtok_r(from, ",", &save) : NULL; e;
 	     e = strtok_r(NULL, ",", &save)) {
 		char *t, *item = str_trim(e);

@@ -40,8 +40,7 @@ struct bc_run {
 	char *modpkgs; /* space-separated module package names */
 	char *runtime; /* space-separated runtime packages */
 	char *password, *hash;
-	char *
-	    cmdline; /* " " + debian.cmdline and the recipes' options, or "": installer and target */
+	char *cmdline; /* " " + debian.cmdline and recipes' options, or "": installer and target */
 	int64_t epoch;
 };
 

@@ -52,6 +52,8 @@ int deb_resolve(struct kld_ctx *ctx, void *state);
 char *xstrdup_or_null(const char *s);
 char *str_printf(const char *fmt, ...) KLD_PRINTF(1, 2);
 char *str_trim(char *s);
+/* The value of field `name` in control text (a stanza), continuation lines joined; malloc'd. */
+char *deb_field(const char *text, const char *name);
 int mkdir_parents(const char *path);             /* creates every directory above `path` */
 int word_in(const char *list, const char *word); /* list: separated by spaces or commas */
 /* Is `comp` among a Release's Components (where "updates/main" counts as "main")? */

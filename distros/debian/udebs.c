@@ -34,25 +34,6 @@ struct index {
 	size_t n;
 };
 
-static char *field(const char *st, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = st; p && *p;) {
-		const char *eol = strchr(p, '\n');
-
-		if (!strncmp(p, name, n) && p[n] == ':') {
-			const char *v = p + n + 1;
-
-			while (*v == ' ')
-				v++;
-			return str_printf("%.*s", (int)((eol ? eol : v + strlen(v)) - v), v);
-		}
-		p = eol ? eol + 1 : NULL;
-	}
-	return NULL;
-}
-
 /* The stanza's text without the fields that say where its file is. */
 static char *control_part(const char *st)
 {
@@ -95,16 +76,16 @@ static void index_parse(struct index *ix, char *text, int full)
 
 		if (end)
 			*end = '\0';
-		s.name = field(st, "Package");
+		s.name = deb_field(st, "Package");
 		if (s.name) {
-			s.version = field(st, "Version");
-			s.arch = field(st, "Architecture");
-			s.priority = field(st, "Priority");
-			s.depends = field(st, "Depends");
-			s.provides = field(st, "Provides");
-			s.filename = field(st, "Filename");
-			s.sha256 = field(st, "SHA256");
-			size = field(st, "Size");
+			s.version = deb_field(st, "Version");
+			s.arch = deb_field(st, "Architecture");
+			s.priority = deb_field(st, "Priority");
+			s.depends = deb_field(st, "Depends");
+			s.provides = deb_field(st, "Provides");
+			s.filename = deb_field(st, "Filename");
+			s.sha256 = deb_field(st, "SHA256");
+			size = deb_field(st, "Size");
 			s.size = size ? atoll(size) : -1;
 			free(size);
 			s.text = full ? control_part(st) : NULL;

@@ -46,6 +46,32 @@ char *str_trim(char *s)
 	return s;
 }
 
+char *deb_field(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	char *v = NULL, *t;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		size_t len = strcspn(l, "\n");
+
+		if (v && (*l == ' ' || *l == '\t')) {
+			t = str_printf("%s %.*s", v, (int)len, l);
+			free(v);
+			v = t;
+		} else if (v) {
+			break;
+		} else if (!strncmp(l, name, n) && l[n] == ':') {
+			v = str_printf("%.*s", (int)(len - n - 1), l + n + 1);
+		}
+	}
+	if (v) {
+		t = str_printf("%s", str_trim(v));
+		free(v);
+		v = t;
+	}
+	return v;
+}
+
 int mkdir_parents(const char *path)
 {
 	char *p = xstrdup_or_null(path);

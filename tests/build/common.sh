@@ -4,6 +4,7 @@
 #   KLDLOAD, PLUGINS                the program and its freshly built plugins
 #   bt_cache                        the tests' own kldload cache (never the user's)
 #   bt_fixture_deb OUT VARIANT      a DKMS-style package made now (see fixture/)
+#   bt_own_home DIR                 keys under DIR/home, the shared cache kept
 #   bt_release                      the host's release codename, e.g. bookworm
 #   bt_resolve WORK MODULES...      fetch..resolve for the host release with those modules
 #   bt_add_to_lock WORK DEB KREL    put a local .deb into the cache and the lock's build root
@@ -24,6 +25,15 @@ bt_forget_results() {
 bt_cache() {
 	d=$(kt_cache_dir)/kldload-cache
 	mkdir -p "$d" && echo "$d"
+}
+
+# bt_own_home DIR: the keys kldload makes go to a home under DIR, while the tests' shared cache
+# stays where it is (it is found through $HOME when KLDLOAD_TEST_CACHE is unset).
+bt_own_home() {
+	KLDLOAD_TEST_CACHE=$(kt_cache_dir)
+	export KLDLOAD_TEST_CACHE
+	export HOME="$1/home" XDG_CONFIG_HOME="$1/home/.config" XDG_DATA_HOME="$1/home/.local/share"
+	mkdir -p "$HOME"
 }
 
 bt_release() {

@@ -19,13 +19,9 @@ BUILD=$2
 . "$SRC/tests/build/common.sh"
 
 [ -n "$(kt_kernel_abi)" ] || kt_skip "APT knows no kernel for this release (apt-get update?)"
-KLDLOAD_TEST_CACHE=$(kt_cache_dir)
-export KLDLOAD_TEST_CACHE
 work=$(mktemp -d /var/tmp/kldload-nvidia-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# Keys made by this test stay in its own home.
-export HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" XDG_DATA_HOME="$work/home/.local/share"
-mkdir -p "$HOME"
+bt_own_home "$work"
 rel=$(bt_release)
 nv() {
 	w=$1

@@ -15,11 +15,7 @@ BUILD=$2
 [ -n "$(kt_kernel_abi)" ] || kt_skip "APT knows no kernel for this release (apt-get update?)"
 t=$(mktemp -d /var/tmp/kldload-template-test.XXXXXX)
 trap 'rm -rf "$t"' EXIT
-# The tests' shared cache stays where it is; the keys kldload makes go to a home of this test.
-KLDLOAD_TEST_CACHE=$(kt_cache_dir)
-export KLDLOAD_TEST_CACHE
-export HOME="$t/home" XDG_CONFIG_HOME="$t/home/.config" XDG_DATA_HOME="$t/home/.local/share"
-mkdir -p "$HOME"
+bt_own_home "$t"
 # The template's test takes extra kldload arguments from here: the tests' own cache.
 export KLDLOAD_TEST_ARGS="--cache-dir $(bt_cache) -q"
 
