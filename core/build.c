@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -49,6 +50,8 @@ struct build_job {
 	const char *arch; /* uname -m of the target */
 	struct source_url *sources;
 	size_t n_sources;
+	const struct sandbox_bind *extra; /* more bind mounts, during a dkms build */
+	size_t n_extra;
 	int jobs;
 	int log_fd;
 	int state; /* 0 pending, 1 running, 2 done */
@@ -211,12 +214,12 @@ static int s_package_file(struct kld_ctx *ctx, const char *package, const char *
 static int run_in_job(struct build_job *j, const char *const *argv, const char *cwd,
                       const char *const *env, int *status)
 {
-	struct sandbox_bind bind = {j->work, KLD_BUILD_WORK_DIR, SANDBOX_BIND_RW};
+	struct sandbox_bind binds[4] = {{j->work, KLD_BUILD_WORK_DIR, SANDBOX_BIND_RW}};
 	struct sandbox_opts o = {
 	    .root = j->kernel->root,
 	    .kernel_release = j->kernel->release,
-	    .binds = &bind,
-	    .n_binds = 1,
+	    .binds = binds,
+	    .n_binds = 1 + j->n_extra,
 	    .cwd = cwd ? cwd : KLD_BUILD_WORK_DIR,
 	    .argv = argv,
 	    .env = env,
@@ -224,6 +227,9 @@ static int run_in_job(struct build_job *j, const char *const *argv, const char *
 	    .cancelled = job_cancelled,
 	};
 
+	assert(j->n_extra < ARRAY_SIZE(binds));
+	for (size_t i = 0; i < j->n_extra; i++)
+		binds[1 + i] = j->extra[i];
 	return sandbox_run(&o, status);
 }
 
@@ -263,18 +269,13 @@ static int valid_dest(const char *dest)
 	return dest[0] != '/' && !strstr(dest, "..") && n > 3 && !strcmp(dest + n - 3, ".ko");
 }
 
-static int s_add_module(struct kld_ctx *ctx, const char *path, const char *dest)
+/* Add the module at `src` (a host path; `path` names it inside) to the result as `dest`. */
+static int add_module(struct kld_ctx *ctx, struct build_job *j, const char *src, const char *path,
+                      const char *dest)
 {
-	struct build_job *j = job_of(ctx, "add_module");
-	_cleanup_free_ char *src = NULL, *dst = NULL;
+	_cleanup_free_ char *dst = NULL;
 	int r;
 
-	if (!j)
-		return -EPERM;
-	src = path ? host_path(j, path) : NULL;
-	if (!src)
-		return ctx_error(ctx, -EINVAL, "add_module(): %s is not under %s", path,
-		                 KLD_BUILD_WORK_DIR);
 	if (!dest || !valid_dest(dest))
 		return ctx_error(ctx, -EINVAL, "add_module(): bad destination '%s'", dest);
 	if ((r = build_check_vermagic(src, j->kernel->release)) < 0)
@@ -286,6 +287,20 @@ static int s_add_module(struct kld_ctx *ctx, const char *path, const char *dest)
 	return 0;
 }
 
+static int s_add_module(struct kld_ctx *ctx, const char *path, const char *dest)
+{
+	struct build_job *j = job_of(ctx, "add_module");
+	_cleanup_free_ char *src = NULL;
+
+	if (!j)
+		return -EPERM;
+	src = path ? host_path(j, path) : NULL;
+	if (!src)
+		return ctx_error(ctx, -EINVAL, "add_module(): %s is not under %s", path,
+		                 KLD_BUILD_WORK_DIR);
+	return add_module(ctx, j, src, path, dest);
+}
+
 static const char *s_log_path(struct kld_ctx *ctx)
 {
 	struct build_job *j = job_of(ctx, "log_path");
@@ -294,6 +309,10 @@ static const char *s_log_path(struct kld_ctx *ctx)
 }
 
 /* ---- dkms ---- */
+
+#define DKMS_TREE        "/var/lib/dkms" /* where dkms keeps its builds, inside */
+#define DKMS_HOST_TREE   "dkms"          /* ... and in the job's work directory */
+#define DKMS_HOST_SOURCE "dkms-source"   /* the writable copy of the source there */
 
 static int dkms_eval(struct build_job *j, const struct dkms_env *env, struct dkms_vars *vars)
 {
@@ -368,11 +387,13 @@ static int dkms_collect(struct kld_ctx *ctx, struct build_job *j, const struct d
 {
 	for (size_t i = 0; i < conf->n_modules; i++) {
 		const struct dkms_module *m = &conf->modules[i];
-		_cleanup_free_ char *path =
-		    xasprintf("%s/%s/%s/%s/%s/module/%s.ko", env->dkms_tree, conf->package_name,
-		              conf->package_version, env->kernelver, env->arch, m->dest_name);
+		_cleanup_free_ char *rel =
+		    xasprintf("%s/%s/%s/%s/module/%s.ko", conf->package_name, conf->package_version,
+		              env->kernelver, env->arch, m->dest_name);
+		_cleanup_free_ char *path = xasprintf("%s/%s", DKMS_TREE, rel);
+		_cleanup_free_ char *src = xasprintf("%s/%s/%s", j->work, DKMS_HOST_TREE, rel);
 		_cleanup_free_ char *dest = xasprintf("%s/%s.ko", dest_dir, m->dest_name);
-		int r = s_add_module(ctx, path, dest);
+		int r = add_module(ctx, j, src, path, dest);
 
 		if (r < 0)
 			return r;
@@ -389,7 +410,7 @@ static void dkms_env_init(struct build_job *j, const char *source_dir, char *nam
 	    .kernelver = j->kernel->release,
 	    .arch = j->arch,
 	    .kernel_source_dir = strs[0],
-	    .dkms_tree = KLD_BUILD_WORK_DIR "/dkms",
+	    .dkms_tree = DKMS_TREE,
 	    .source_tree = source_dir,
 	    .install_tree = "/lib/modules",
 	    .module = name,
@@ -409,20 +430,47 @@ static int dkms_check(struct build_job *j, const struct dkms_conf *conf)
 	return r;
 }
 
-static int s_dkms_build(struct kld_ctx *ctx, const char *source_dir, const char *dest_dir)
+/*
+ * Give the build what dkms gives it: the dkms tree at /var/lib/dkms and a writable source
+ * directory at its own path (some dkms.conf build in /usr/src and move the modules into a
+ * hard-coded /var/lib/dkms/...). Both live in the job's work directory; `binds` gets the mounts.
+ */
+static int dkms_prepare(struct build_job *j, const char *source_dir, struct sandbox_bind *binds,
+                        char **hosts, size_t *n)
 {
-	struct build_job *j = job_of(ctx, "dkms_build");
+	_cleanup_free_ char *copy = NULL;
+	const char *argv[] = {"sh", "-c", NULL, NULL};
+	int st = 0, r;
+
+	*n = 0;
+	hosts[0] = path_join(j->work, DKMS_HOST_TREE);
+	if ((r = mkdir_p(hosts[0], 0755)) < 0)
+		return r;
+	binds[(*n)++] = (struct sandbox_bind){hosts[0], DKMS_TREE, SANDBOX_BIND_RW};
+	if ((hosts[1] = host_path(j, source_dir)))
+		return 0; /* already in the writable work directory */
+	hosts[1] = path_join(j->work, DKMS_HOST_SOURCE);
+	if ((r = rm_rf(hosts[1])) < 0 || (r = mkdir_p(hosts[1], 0755)) < 0)
+		return r;
+	copy = xasprintf("cp -a '%s/.' '" KLD_BUILD_WORK_DIR "/" DKMS_HOST_SOURCE "/'", source_dir);
+	argv[2] = copy;
+	if ((r = run_in_job(j, argv, "/", NULL, &st)) < 0)
+		return r;
+	if (st)
+		return err_set(-KLD_E_BUILD, "cannot copy %s to a writable directory", source_dir);
+	binds[(*n)++] = (struct sandbox_bind){hosts[1], source_dir, SANDBOX_BIND_RW};
+	return 0;
+}
+
+static int dkms_build_in(struct kld_ctx *ctx, struct build_job *j, const char *source_dir,
+                         const char *dest_dir)
+{
 	_cleanup_free_ char *name = NULL, *version = NULL;
 	char *strs[2] = {NULL, NULL};
 	struct dkms_conf conf = {0};
 	struct dkms_env env;
 	int r;
 
-	if (!j)
-		return -EPERM;
-	if (!source_dir || source_dir[0] != '/')
-		return ctx_error(ctx, -EINVAL, "dkms_build(): bad source directory '%s'",
-		                 source_dir);
 	split_source_name(source_dir, &name, &version);
 	dkms_env_init(j, source_dir, name, version, &env, strs);
 	r = dkms_read_conf(j, &env, &conf);
@@ -448,6 +496,35 @@ static int s_dkms_build(struct kld_ctx *ctx, const char *source_dir, const char 
 	dkms_conf_release(&conf);
 	free(strs[0]);
 	free(strs[1]);
+	return r;
+}
+
+static int s_dkms_build(struct kld_ctx *ctx, const char *source_dir, const char *dest_dir)
+{
+	struct build_job *j = job_of(ctx, "dkms_build");
+	struct sandbox_bind binds[2];
+	char *hosts[2] = {NULL, NULL};
+	size_t n = 0;
+	int r;
+
+	if (!j)
+		return -EPERM;
+	if (!source_dir || source_dir[0] != '/' || strstr(source_dir, "/../") ||
+	    strchr(source_dir, '\'') || !strcmp(source_dir, "/"))
+		return ctx_error(ctx, -EINVAL, "dkms_build(): bad source directory '%s'",
+		                 source_dir);
+	r = dkms_prepare(j, source_dir, binds, hosts, &n);
+	if (r < 0) {
+		r = ctx_error(ctx, r, "%s", err_msg());
+	} else {
+		j->extra = binds;
+		j->n_extra = n;
+		r = dkms_build_in(ctx, j, source_dir, dest_dir);
+		j->extra = NULL;
+		j->n_extra = 0;
+	}
+	free(hosts[0]);
+	free(hosts[1]);
 	return r;
 }
 
@@ -556,6 +633,12 @@ static int prepare_root(const struct lock *lock, const struct cache *cache, cons
 			r = buildroot_create(kr->root, (const char *const *)debs, n);
 	}
 	strv_free(debs);
+	if (r >= 0) {
+		/* The mount point of the dkms tree (roots laid out before it was made here lack it). */
+		_cleanup_free_ char *tree = xasprintf("%s%s", kr->root, DKMS_TREE);
+
+		r = mkdir_p(tree, 0755);
+	}
 	if (r >= 0)
 		r = buildroot_kernel_config(kr->root, release, &kr->kconfig, &len);
 	return r;

@@ -26,7 +26,7 @@
 #include "stage.h"
 
 /* Version of the result layout and of the build logic: part of every result's cache key. */
-#define BUILD_FORMAT "kldload-build/1"
+#define BUILD_FORMAT "kldload-build/2" /* 2: dkms tree at /var/lib/dkms, writable source */
 
 int stage_build_modules(const struct stage_env *env);
 

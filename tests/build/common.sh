@@ -43,8 +43,10 @@ bt_release() {
 # A DKMS package "kldtest-<variant>-dkms" with /usr/src/kldtest-<variant>-1.0/: dkms.conf,
 # Makefile, kldtest.c. VARIANT: hello (a module that prints when loaded), net, write, modules,
 # probe, oldmeta (an OpenZFS-like META that ends at Linux 4.19), exclusive (BUILD_EXCLUSIVE_KERNEL
-# for 4.19 only), renamed (dkms.conf's version is not the directory's) (see fixture/). PARAM, when given, is written to the source as "param" (the port or the
-# host path the net and write variants try).
+# for 4.19 only), renamed (dkms.conf's version is not the directory's), insrc (builds inside
+# /usr/src and moves the module into a hard-coded /var/lib/dkms, as west-chamber-dkms does) (see
+# fixture/). PARAM, when given, is written to the source as "param" (the port or the host path
+# the net and write variants try).
 bt_fixture_deb() {
 	out=$1
 	variant=$2
@@ -64,6 +66,10 @@ bt_fixture_deb() {
 	exclusive) echo 'BUILD_EXCLUSIVE_KERNEL="^4\.19\."' >>"$src/dkms.conf" ;;
 	# dkms.conf names another version than the directory does (as apfs-dkms's does)
 	renamed) sed -i 's/^PACKAGE_VERSION="1.0"$/PACKAGE_VERSION="1.0-1"/' "$src/dkms.conf" ;;
+	insrc) cat >>"$src/dkms.conf" <<'CONF' ;;
+PSRC=/usr/src/kldtest-insrc-1.0
+MAKE[0]="make -C $PSRC KVER=${kernelver} KDIR=${kernel_source_dir}; mv $PSRC/kldtest.ko /var/lib/dkms/kldtest-insrc/1.0/build/"
+CONF
 	esac
 	cat >"$root/DEBIAN/control" <<CTL
 Package: $name-dkms

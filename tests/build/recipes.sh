@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 
 bt_resolve "$work" wireguard || fail "resolve failed"
 krel=$(bt_lock_kernel "$work")
-for v in oldmeta exclusive renamed; do
+for v in oldmeta exclusive renamed insrc; do
 	bt_fixture_deb "$work/kldtest-$v-dkms.deb" $v || fail "cannot make fixture $v"
 	bt_add_to_lock "$work" "$work/kldtest-$v-dkms.deb" "$krel" || fail "cannot add fixture $v"
 done
@@ -38,6 +38,7 @@ refused() {
 # WireGuard: part of this kernel?
 cfg=$(grep '^CONFIG_WIREGUARD=' "$(bt_cache)"/build-roots/*/usr/src/linux-headers-"$krel"/.config | head -n1)
 if [ -n "$cfg" ]; then
+	bt_forget_results # a cached result replays no recipe message
 	bt_build "$work" wireguard 2>"$work/err" || { cat "$work/err"; fail "wireguard failed"; }
 	grep -q "has WireGuard built in" "$work/err" || { cat "$work/err"; fail "wireguard said nothing"; }
 	[ -f "$work/build-modules/$krel/kernel.config" ] || fail "no kernel.config"
@@ -54,6 +55,18 @@ bt_build "$work" dkms:kldtest-renamed-dkms 2>"$work/err" >/dev/null ||
 grep -q "building kldtest-renamed/1.0-1 for kernel" "$work"/build-logs/*/dkms-kldtest-renamed-dkms.log ||
 	fail "renamed fixture: not built under dkms.conf's name and version"
 echo "dkms: a dkms.conf with its own version builds"
+rm -rf "$work/build-modules" "$work/build-modules.stamp"
+
+# A dkms.conf that builds in /usr/src and moves the module to /var/lib/dkms itself: it gets
+# writable copies at those paths, and the shared build root is left as it was.
+bt_build "$work" dkms:kldtest-insrc-dkms 2>"$work/err" >/dev/null ||
+	{ cat "$work/err"; tail -20 "$work"/build-logs/*/dkms-kldtest-insrc-dkms.log; fail "insrc fixture failed"; }
+[ -f "$work/build-modules/$krel/modules/dkms-kldtest-insrc-dkms/updates/dkms/kldtest.ko" ] ||
+	fail "insrc fixture: no kldtest.ko"
+left=$(find "$(bt_cache)"/build-roots/*/usr/src/kldtest-insrc-1.0 "$(bt_cache)"/build-roots/*/var/lib/dkms \
+	-newer "$work/kldtest-insrc-dkms.deb" ! -type d 2>/dev/null)
+[ -z "$left" ] || fail "insrc fixture: the build wrote into the shared build root: $left"
+echo "dkms: a dkms.conf that builds inside /usr/src builds"
 rm -rf "$work/build-modules" "$work/build-modules.stamp"
 
 refused "zfs outside META" "supports Linux 2.6.32 to 4.19" zfs -O zfs.source=kldtest-oldmeta-dkms
