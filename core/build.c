@@ -627,10 +627,12 @@ static int prepare_root(const struct lock *lock, const struct cache *cache, cons
 	kr->root_id = xstrdup(id);
 	kr->root = xasprintf("%s/build-roots/%s", cache->dir, id);
 	if (r >= 0 && !is_dir(kr->root)) {
+		_cleanup_free_ char *unpacked = path_join(cache->dir, "unpacked");
+
 		log_info(LOG_CAT, "laying out the build root for %s from %zu packages", release, n);
 		r = mkdir_p(cache->dir, 0755);
 		if (r >= 0)
-			r = buildroot_create(kr->root, (const char *const *)debs, n);
+			r = buildroot_create(kr->root, (const char *const *)debs, n, unpacked);
 	}
 	strv_free(debs);
 	if (r >= 0) {

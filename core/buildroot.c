@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <string.h>
@@ -193,7 +196,7 @@ static int extract_data(struct archive *outer, struct archive *disk, const char 
 }
 
 static int record_package(const char *root, const struct deb_info *info, const char *deb,
-                          const char *list_text, size_t list_len)
+                          const char *known_sum, const char *list_text, size_t list_len)
 {
 	_cleanup_free_ char *dir = path_join(root, "var/lib/dpkg/info");
 	_cleanup_free_ char *list_path = xasprintf("%s/%s.list", dir, info->package);
@@ -207,7 +210,9 @@ static int record_package(const char *root, const struct deb_info *info, const c
 		return r;
 	if ((r = write_file_atomic(list_path, list_text, list_len, 0644)) < 0)
 		return r;
-	if ((r = sha256_file(deb, sum)) < 0)
+	if (known_sum)
+		snprintf(sum, sizeof(sum), "%s", known_sum);
+	else if ((r = sha256_file(deb, sum)) < 0)
 		return r;
 	f = fopen(index, "a");
 	if (!f)
@@ -216,7 +221,8 @@ static int record_package(const char *root, const struct deb_info *info, const c
 	return 0;
 }
 
-static int extract_deb(const char *root, const char *deb, struct archive *disk)
+/* Extract `deb` into `root`; `sum` is its sha256 when known (NULL: computed here). */
+static int extract_deb(const char *root, const char *deb, const char *sum, struct archive *disk)
 {
 	struct archive *outer = archive_read_new();
 	struct archive_entry *e;
@@ -249,7 +255,7 @@ out:
 	archive_read_free(outer);
 	fclose(list);
 	if (!ret)
-		ret = record_package(root, &info, deb, list_text, list_len);
+		ret = record_package(root, &info, deb, sum, list_text, list_len);
 	return ret;
 }
 
@@ -269,7 +275,7 @@ static int extract_all(const char *root, const char *const *debs, size_t n)
 	int ret = 0;
 
 	for (size_t i = 0; i < n && !ret; i++)
-		ret = extract_deb(root, debs[i], disk);
+		ret = extract_deb(root, debs[i], NULL, disk);
 	if (archive_write_close(disk) != ARCHIVE_OK && !ret)
 		ret = err_set(-EIO, "%s: %s", root, archive_error_string(disk));
 	archive_write_free(disk);
@@ -488,9 +494,240 @@ int buildroot_fixup(const char *root)
 	return copy_if_missing(root, "usr/share/base-passwd/group.master", "etc/group");
 }
 
-int buildroot_create(const char *root, const char *const *debs, size_t n)
+/* ---- the unpack cache: each .deb extracted once, build roots made of hard links to it ---- */
+
+#define INDEX_REL "var/lib/kldload/packages"
+
+/* For extract_fork(): paths[0] a .deb, paths[1] its sha256, into the working directory. */
+static int extract_one_here(const char *const *paths, size_t n)
+{
+	struct archive *disk = disk_writer();
+	int ret = extract_deb(".", paths[0], paths[1], disk);
+
+	(void)n;
+	if (archive_write_close(disk) != ARCHIVE_OK && !ret)
+		ret = err_set(-EIO, "%s: %s", paths[0], archive_error_string(disk));
+	archive_write_free(disk);
+	return ret;
+}
+
+/* A "root" holding `deb` alone, at <cache>/<sha256 of the deb>, extracted unless there. */
+static int unpack_cached(const char *cache, const char *deb, char **out)
+{
+	static atomic_uint seq;
+	char sum[SHA256_HEX_LEN];
+	_cleanup_free_ char *dir = NULL, *tmp = NULL, *abs = NULL;
+	int r;
+
+	if ((r = sha256_file(deb, sum)) < 0)
+		return r;
+	dir = path_join(cache, sum);
+	if (!is_dir(dir)) {
+		const char *args[] = {abs = realpath(deb, NULL), sum};
+
+		if (!abs)
+			return err_set(-errno, "%s: %s", deb, strerror(errno));
+		tmp = xasprintf("%s.tmp-%ld-%u", dir, (long)getpid(), atomic_fetch_add(&seq, 1));
+		rm_rf(tmp);
+		if ((r = mkdir_p(tmp, 0755)) < 0)
+			return r;
+		r = extract_fork(tmp, args, 2, extract_one_here);
+		if (!r && rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+			r = err_set(-errno, "cannot rename %s to %s: %s", tmp, dir,
+			            strerror(errno));
+		rm_rf(tmp); /* gone after the rename, or a failure, or another process was first */
+		if (r < 0)
+			return r;
+	}
+	*out = TAKE_PTR(dir);
+	return 0;
+}
+
+struct unpack_pool {
+	const char *cache;
+	const char *const *debs;
+	char **dirs;
+	size_t n;
+	atomic_size_t next;
+	atomic_int failed;
+	pthread_mutex_t mu;
+	char *error;
+};
+
+static void *unpack_worker(void *arg)
+{
+	struct unpack_pool *p = arg;
+	size_t i;
+
+	while (!atomic_load(&p->failed) && (i = atomic_fetch_add(&p->next, 1)) < p->n) {
+		if (unpack_cached(p->cache, p->debs[i], &p->dirs[i]) >= 0)
+			continue;
+		pthread_mutex_lock(&p->mu);
+		if (!atomic_exchange(&p->failed, 1))
+			p->error = xstrdup(err_msg());
+		pthread_mutex_unlock(&p->mu);
+	}
+	return NULL;
+}
+
+/* Every deb's unpacked directory, missing ones extracted in parallel (one child each). */
+static int unpack_all(const char *cache, const char *const *debs, size_t n, char **dirs)
+{
+	struct unpack_pool p = {.cache = cache, .debs = debs, .dirs = dirs, .n = n};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = cpus > 1 ? (size_t)cpus : 1, started = 0;
+	pthread_t t[16];
+	int r = 0;
+
+	if ((r = mkdir_p(cache, 0755)) < 0)
+		return r;
+	pthread_mutex_init(&p.mu, NULL);
+	for (; started < want && started < ARRAY_SIZE(t) && started < n; started++)
+		if (pthread_create(&t[started], NULL, unpack_worker, &p))
+			break;
+	if (!started)
+		unpack_worker(&p);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (p.failed)
+		r = err_set(-EIO, "%s", p.error);
+	free(p.error);
+	pthread_mutex_destroy(&p.mu);
+	return r;
+}
+
+static int copy_at(int sfd, int dfd, const char *name, mode_t mode)
+{
+	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int out = -1;
+	char buf[65536];
+	ssize_t got;
+
+	if (in < 0)
+		return -errno;
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+	if (out < 0)
+		return -errno;
+	while ((got = read(in, buf, sizeof(buf))) > 0)
+		for (ssize_t off = 0, w; off < got; off += w)
+			if ((w = write(out, buf + off, (size_t)(got - off))) < 0)
+				return -errno;
+	return got < 0 ? -errno : 0;
+}
+
+/* Make `name` in `dfd` what it is in `sfd` (a link to the same file): a later package wins. */
+static int place_entry(int sfd, int dfd, const char *name, const struct stat *st)
+{
+	char target[PATH_MAX];
+	ssize_t len;
+	int r;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (S_ISLNK(st->st_mode)) {
+			if ((len = readlinkat(sfd, name, target, sizeof(target) - 1)) < 0)
+				return -errno;
+			target[len] = '\0';
+			r = symlinkat(target, dfd, name) < 0 ? -errno : 0;
+		} else {
+			r = linkat(sfd, name, dfd, name, 0) < 0 ? -errno : 0;
+			if (r == -EXDEV || r == -EMLINK || r == -EPERM)
+				r = copy_at(sfd, dfd, name, st->st_mode);
+		}
+		if (r != -EEXIST)
+			return r;
+		/* What an earlier package put there: a file or link goes, an empty directory too. */
+		if (unlinkat(dfd, name, 0) < 0 &&
+		    (errno != EISDIR || unlinkat(dfd, name, AT_REMOVEDIR) < 0))
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* Replicate the tree under `sfd` into `dfd` with hard links; `rel` names it for messages. */
+static int link_tree(int sfd, int dfd, const char *rel, const char *pkg)
+{
+	DIR *d;
+	struct dirent *e;
+	int r = 0, fd = dup(sfd);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return err_set(-errno, "%s/%s: %s", pkg, rel, strerror(errno));
+	}
+	while (!r && (errno = 0, e = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		sub = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+		if (!strcmp(sub, INDEX_REL))
+			continue; /* appended by the caller */
+		if (fstatat(sfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = err_set(-errno, "%s/%s: %s", pkg, sub, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int s2 = -1, d2 = -1;
+
+			if (mkdirat(dfd, e->d_name, st.st_mode & 07777) < 0 && errno != EEXIST)
+				r = err_set(-errno, "cannot create /%s: %s", sub, strerror(errno));
+			else if ((s2 = openat(sfd, e->d_name,
+			                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+			             0 ||
+			         (d2 = openat(dfd, e->d_name,
+			                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				r = err_set(
+				    -EEXIST,
+				    "%s: /%s is a directory there, and a file or link in an "
+				    "earlier package",
+				    pkg, sub);
+			else
+				r = link_tree(s2, d2, sub, pkg);
+		} else if ((r = place_entry(sfd, dfd, e->d_name, &st)) < 0) {
+			r = err_set(r, "%s: cannot place /%s: %s", pkg, sub, strerror(-r));
+		}
+	}
+	if (!r && errno)
+		r = err_set(-errno, "%s/%s: %s", pkg, rel, strerror(errno));
+	closedir(d);
+	return r;
+}
+
+/* Link every unpacked package into `root`, in order, and append each one's index line. */
+static int link_all(const char *root, char **dirs, const char *const *debs, size_t n)
+{
+	_cleanup_close_ int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *index = path_join(root, INDEX_REL);
+	_cleanup_free_ char *kdir = path_join(root, "var/lib/kldload");
+	_cleanup_fclose_ FILE *f = NULL;
+	int r;
+
+	if (dfd < 0)
+		return err_set(-errno, "%s: %s", root, strerror(errno));
+	if ((r = mkdir_p(kdir, 0755)) < 0)
+		return r;
+	if (!(f = fopen(index, "a")))
+		return err_set(-errno, "cannot write %s: %s", index, strerror(errno));
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int sfd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_free_ char *line_path = path_join(dirs[i], INDEX_REL);
+		_cleanup_free_ char *line = NULL;
+		size_t len;
+
+		if (sfd < 0)
+			return err_set(-errno, "%s: %s", dirs[i], strerror(errno));
+		if ((r = link_tree(sfd, dfd, "", debs[i])) < 0 ||
+		    (r = read_file(line_path, &line, &len)) < 0)
+			return r;
+		fputs(line, f);
+	}
+	return fflush(f) ? err_set(-errno, "cannot write %s: %s", index, strerror(errno)) : 0;
+}
+
+int buildroot_create(const char *root, const char *const *debs, size_t n, const char *unpack_cache)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%ld", root, (long)getpid());
+	char **dirs = NULL;
 	int r;
 
 	if (path_exists(root))
@@ -498,7 +735,17 @@ int buildroot_create(const char *root, const char *const *debs, size_t n)
 	rm_rf(tmp);
 	if ((r = mkdir_p(tmp, 0755)) < 0)
 		return r;
-	r = extract_in_child(tmp, debs, n);
+	if (unpack_cache) {
+		dirs = xcalloc(n ? n : 1, sizeof(char *));
+		r = unpack_all(unpack_cache, debs, n, dirs);
+		if (!r)
+			r = link_all(tmp, dirs, debs, n);
+		for (size_t i = 0; i < n; i++)
+			free(dirs[i]);
+		free(dirs);
+	} else {
+		r = extract_in_child(tmp, debs, n);
+	}
 	if (!r)
 		r = buildroot_fixup(tmp);
 	if (!r && rename(tmp, root) < 0) {

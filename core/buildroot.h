@@ -8,6 +8,8 @@
  *   R/                     the tree itself (merged /usr: bin, sbin, lib* are links into usr/)
  *   R/var/lib/dpkg/info/<package>.list   the files each package brought, as dpkg records them
  *   R/var/lib/kldload/packages           one "<package> <version> <sha256 of the .deb>" a line
+ * and, with an unpack cache at U (buildroot_create()), U/<sha256 of a .deb>/ laid out as a root
+ * holding that package alone.
  */
 #ifndef KLDLOAD_CORE_BUILDROOT_H
 #define KLDLOAD_CORE_BUILDROOT_H
@@ -30,11 +32,18 @@ int buildroot_extract_deb(const char *root, const char *deb);
 int buildroot_unpack(const char *dir, const char *archive);
 
 /*
- * Lay out a complete build root at `root` from `n` .deb files: extract into "<root>.tmp-<pid>",
- * apply buildroot_fixup(), then rename into place. Nothing exists at `root` on failure.
- * Extraction runs in a child process, so it is safe to call from several threads.
+ * Lay out a complete build root at `root` from `n` .deb files (later ones win where two ship the
+ * same file): build it in "<root>.tmp-<pid>", apply buildroot_fixup(), then rename into place.
+ * Nothing exists at `root` on failure. Extraction runs in child processes, so it is safe to call
+ * from several threads.
+ *
+ * With `unpack_cache` (a directory on the same file system as `root`), each .deb is extracted
+ * once into <unpack_cache>/<sha256 of the .deb>/ (in parallel, one per CPU) and the root is made
+ * of hard links to those files: a second root that shares most packages costs seconds and no
+ * space. The files are shared, so nothing may write into a root's files in place (the sandbox
+ * mounts roots read-only). NULL extracts straight into the root.
  */
-int buildroot_create(const char *root, const char *const *debs, size_t n);
+int buildroot_create(const char *root, const char *const *debs, size_t n, const char *unpack_cache);
 
 /* What a package manager would have done: merged-/usr links, alternatives, /etc/passwd. */
 int buildroot_fixup(const char *root);

@@ -137,7 +137,7 @@ START_TEST(merged_usr_and_package_lists)
 	struct stat st;
 	const char *debs[] = {deb};
 
-	ck_assert_msg(buildroot_create(root, debs, 1) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, debs, 1, NULL) == 0, "%s", err_msg());
 	ck_assert_int_eq(stat(tool, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07000, 0); /* no set-id bits */
 	ck_assert(path_exists(lib));
@@ -150,7 +150,7 @@ START_TEST(merged_usr_and_package_lists)
 	ck_assert_int_eq(buildroot_package_file(root, "foo-dkms", "/META", &conf), -ENOENT);
 	ck_assert_int_eq(buildroot_package_file(root, "bar", "/dkms.conf", &conf), -ENOENT);
 	/* a second layout of the same path is refused, the first stays */
-	ck_assert_int_eq(buildroot_create(root, debs, 1), -EEXIST);
+	ck_assert_int_eq(buildroot_create(root, debs, 1, NULL), -EEXIST);
 }
 END_TEST
 
@@ -162,7 +162,7 @@ START_TEST(dotdot_is_refused_and_nothing_escapes)
 	_cleanup_free_ char *escaped = xasprintf("%s/escaped", dir);
 	const char *debs[] = {deb};
 
-	ck_assert_int_lt(buildroot_create(root, debs, 1), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, 1, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "evil.deb"));
 	ck_assert(!path_exists(escaped));
 	ck_assert(!path_exists(root)); /* no partial root */
@@ -180,7 +180,7 @@ START_TEST(symlink_traversal_is_refused)
 	const char *debs[] = {deb};
 
 	ck_assert_int_eq(mkdir(outside, 0755), 0);
-	ck_assert_int_lt(buildroot_create(root, debs, 1), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, 1, NULL), 0);
 	ck_assert(!path_exists(payload));
 }
 END_TEST
@@ -193,7 +193,7 @@ START_TEST(absolute_members_stay_inside)
 	_cleanup_free_ char *inside = root_path("etc/abs");
 	const char *debs[] = {deb};
 
-	ck_assert_msg(buildroot_create(root, debs, 1) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, debs, 1, NULL) == 0, "%s", err_msg());
 	ck_assert(path_exists(inside));
 }
 END_TEST
@@ -215,7 +215,7 @@ START_TEST(reads_resolve_links_inside_the_root)
 	size_t len;
 	const char *debs[] = {deb};
 
-	ck_assert_msg(buildroot_create(root, debs, 1) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, debs, 1, NULL) == 0, "%s", err_msg());
 	ck_assert_int_eq(buildroot_read(root, "/usr/share/link", &data, &len), 0);
 	ck_assert_str_eq(data, "the-root's\n");
 	ck_assert_int_eq(buildroot_read(root, "/usr/share/up", &data2, &len), 0);
@@ -239,8 +239,78 @@ START_TEST(not_a_deb)
 	const char *debs[] = {junk};
 
 	ck_assert_int_eq(write_file_atomic(junk, "hello", 5, 0644), 0);
-	ck_assert_int_lt(buildroot_create(root, debs, 1), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, 1, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "junk.deb"));
+	ck_assert(!path_exists(root));
+}
+END_TEST
+
+START_TEST(unpack_cache_links_packages_in_order)
+{
+	const struct member ma[] = {{"./usr/share/a", 'f', "A"},
+	                            {"./usr/share/common", 'f', "from A"},
+	                            {"./usr/share/gone", 'f', "A's"}};
+	const struct member mb[] = {{"./bin/tool", 'f', "#!/bin/sh\n"},
+	                            {"./usr/share/common", 'f', "from B"},
+	                            {"./usr/share/gone", 'l', "a"}};
+	_cleanup_free_ char *a = make_deb("pa", ma, 3);
+	_cleanup_free_ char *b = make_deb("pb", mb, 3);
+	_cleanup_free_ char *cache = xasprintf("%s/unpacked", dir);
+	_cleanup_free_ char *root = xasprintf("%s/root", dir);
+	_cleanup_free_ char *root2 = xasprintf("%s/root2", dir);
+	_cleanup_free_ char *common = root_path("usr/share/common");
+	_cleanup_free_ char *common2 = xasprintf("%s/usr/share/common", root2);
+	_cleanup_free_ char *index = root_path("var/lib/kldload/packages");
+	_cleanup_free_ char *gone = root_path("usr/share/gone");
+	_cleanup_free_ char *data = NULL, *data2 = NULL, *idx = NULL, *want = NULL;
+	_cleanup_free_ char *cached = NULL, *conf = NULL;
+	char sa[SHA256_HEX_LEN], sb[SHA256_HEX_LEN], target[8] = "";
+	struct stat st, cst;
+	size_t len;
+	const char *ab[] = {a, b}, *ba[] = {b, a};
+
+	ck_assert_int_eq(sha256_file(a, sa), 0);
+	ck_assert_int_eq(sha256_file(b, sb), 0);
+	ck_assert_msg(buildroot_create(root, ab, 2, cache) == 0, "%s", err_msg());
+	/* B came last: its file and its link replace A's */
+	ck_assert_int_eq(read_file(common, &data, &len), 0);
+	ck_assert_str_eq(data, "from B");
+	ck_assert_int_eq(readlink(gone, target, sizeof(target) - 1), 1);
+	/* the root's file is the cache's file, not a copy */
+	cached = xasprintf("%s/%s/usr/share/common", cache, sb);
+	ck_assert_int_eq(stat(common, &st), 0);
+	ck_assert_int_eq(stat(cached, &cst), 0);
+	ck_assert_int_eq(st.st_ino, cst.st_ino);
+	/* the index lists both, in order; each package's list and the fixups are there */
+	ck_assert_int_eq(read_file(index, &idx, &len), 0);
+	want = xasprintf("pa 1.0 %s\npb 1.0 %s\n", sa, sb);
+	ck_assert_str_eq(idx, want);
+	ck_assert_int_eq(buildroot_package_file(root, "pb", "/tool", &conf), 0);
+	ck_assert_str_eq(conf, "/usr/bin/tool");
+	/* the other order: A wins, from the same cache */
+	ck_assert_msg(buildroot_create(root2, ba, 2, cache) == 0, "%s", err_msg());
+	ck_assert_int_eq(read_file(common2, &data2, &len), 0);
+	ck_assert_str_eq(data2, "from A");
+}
+END_TEST
+
+START_TEST(unpack_cache_refuses_a_directory_through_a_link)
+{
+	_cleanup_free_ char *outside = xasprintf("%s/outside", dir);
+	const struct member ml[] = {{"./usr/x", 'l', outside}};
+	const struct member md[] = {{"./usr/x/payload", 'f', "bad"}};
+	_cleanup_free_ char *l = make_deb("plink", ml, 1);
+	_cleanup_free_ char *d = make_deb("pdir", md, 1);
+	_cleanup_free_ char *cache = xasprintf("%s/unpacked", dir);
+	_cleanup_free_ char *root = xasprintf("%s/root", dir);
+	_cleanup_free_ char *payload = xasprintf("%s/payload", outside);
+	const char *debs[] = {l, d};
+
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, 2, cache), 0);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "pdir.deb"));
+	ck_assert_ptr_nonnull(strstr(err_msg(), "/usr/x"));
+	ck_assert(!path_exists(payload));
 	ck_assert(!path_exists(root));
 }
 END_TEST
@@ -257,6 +327,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, absolute_members_stay_inside);
 	tcase_add_test(tc, reads_resolve_links_inside_the_root);
 	tcase_add_test(tc, not_a_deb);
+	tcase_add_test(tc, unpack_cache_links_packages_in_order);
+	tcase_add_test(tc, unpack_cache_refuses_a_directory_through_a_link);
 	suite_add_tcase(s, tc);
 	return s;
 }
