@@ -4,8 +4,10 @@
 # (`--module dkms:PACKAGE`, sandboxed build root) and by `dkms build` in a chroot of the same
 # release (mmdebstrap: dkms, the kernel's headers, then each package installed with DKMS's
 # autoinstall switched off). Prints one row per package, each side's result and build seconds,
-# the counts, and the packages dkms builds that kldload does not. Needs root and a few GB under
-# $TMPDIR; takes about an hour for bookworm's forty packages on two cores.
+# the counts, the packages dkms builds that kldload does not, and the first compiler error of
+# each failed build. Exits 1 when dkms builds a package that kldload does not (the opt-in test
+# `corpus/<release>` runs it so). Needs root and a few GB under $TMPDIR; takes about an hour for
+# bookworm's forty packages on two cores.
 # usage: bench/dkms-corpus.sh BUILD_DIR [RELEASE [PACKAGE...]]
 set -u
 BUILD=$(cd "$1" && pwd)
@@ -24,6 +26,11 @@ k() {
 		--cache-dir "$cache" -j "$(nproc)" -q "$@"
 }
 secs() { echo "$2 - $1" | bc | xargs printf '%.1f'; }
+# The first compiler error (or dkms/kldload refusal) in the logs given, paths trimmed.
+first_error() {
+	grep -h -m1 -E '(error|Error): |is not built for kernel|not supported' "$@" 2>/dev/null |
+		head -n1 | sed -E 's|^[^ ]*/([^/ ]+:[0-9]+:[0-9]+: )|\1|' | cut -c1-150
+}
 
 # The release's kernel and its DKMS packages, from kldload's own verified fetch.
 k --module wireguard --stage fetch..resolve --work-dir "$b/probe" --output "$b/probe/out" \
@@ -74,6 +81,7 @@ for p in "$@"; do
 			kres="FAIL $(secs "$t0" "$(now)") s"
 			kwhy=$(grep -m1 -o 'is not built for kernel .*\|failed (exit [0-9]*)\|no dkms.conf.*' "$w.err")
 			[ -z "$kwhy" ] || kres="$kres: ${kwhy:0:60}"
+			echo "$p (kldload): $(first_error "$w"/build-logs/*/*.log "$w.err")" >>"$b/causes"
 		fi
 	else
 		kres="FAIL resolve: $(tail -n1 "$w.resolve.err" | cut -c1-60)"
@@ -96,6 +104,7 @@ for p in "$@"; do
 			case $kres in ok*) ;; *) only_dkms="$only_dkms $p" ;; esac
 		else
 			dres="FAIL $(secs "$t0" "$(now)") s: $(grep -m1 -io 'not supported\|BUILD_EXCLUSIVE[^.]*\|Bad return status\|error: [^ ]*' "$b/$p.dkms.log" | cut -c1-50)"
+			echo "$p (dkms): $(first_error "$c/var/lib/dkms/$name/$mv/build/make.log" "$b/$p.dkms.log")" >>"$b/causes"
 		fi
 		chroot "$c" dkms remove -m "$name" -v "$mv" --all >/dev/null 2>&1
 		chroot "$c" apt-get purge -y -q "$p" >/dev/null 2>&1
@@ -106,3 +115,8 @@ for p in "$@"; do
 done
 echo "kldload built $k_ok of $#, dkms built $d_ok of $#"
 echo "built by dkms and not by kldload:${only_dkms:- none}"
+if [ -s "$b/causes" ]; then
+	echo "first error of each failed build:"
+	sed 's/^/  /' "$b/causes"
+fi
+[ -z "$only_dkms" ]
