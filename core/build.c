@@ -406,6 +406,7 @@ static void dkms_env_init(struct build_job *j, const char *source_dir, char *nam
 {
 	strs[0] = xasprintf("/lib/modules/%s/build", j->kernel->release);
 	strs[1] = xasprintf("%s/.config", strs[0]);
+	strs[2] = xasprintf("%d", j->jobs);
 	*env = (struct dkms_env){
 	    .kernelver = j->kernel->release,
 	    .arch = j->arch,
@@ -416,6 +417,7 @@ static void dkms_env_init(struct build_job *j, const char *source_dir, char *nam
 	    .module = name,
 	    .module_version = version,
 	    .kernel_config = strs[1],
+	    .parallel_jobs = strs[2],
 	};
 }
 
@@ -466,7 +468,7 @@ static int dkms_build_in(struct kld_ctx *ctx, struct build_job *j, const char *s
                          const char *dest_dir)
 {
 	_cleanup_free_ char *name = NULL, *version = NULL;
-	char *strs[2] = {NULL, NULL};
+	char *strs[3] = {NULL, NULL, NULL};
 	struct dkms_conf conf = {0};
 	struct dkms_env env;
 	int r;
@@ -494,8 +496,8 @@ static int dkms_build_in(struct kld_ctx *ctx, struct build_job *j, const char *s
 	else
 		r = ctx_error(ctx, r, "%s", err_msg());
 	dkms_conf_release(&conf);
-	free(strs[0]);
-	free(strs[1]);
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+		free(strs[i]);
 	return r;
 }
 

@@ -547,6 +547,8 @@ char **dkms_env_strv(const struct dkms_env *e)
 	strv_push(&v, &n,
 	          xasprintf("module_version=%s", e->module_version ? e->module_version : ""));
 	strv_push(&v, &n, xasprintf("kernel_config=%s", e->kernel_config ? e->kernel_config : ""));
+	if (e->parallel_jobs)
+		strv_push(&v, &n, xasprintf("parallel_jobs=%s", e->parallel_jobs));
 	return v;
 }
 

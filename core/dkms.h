@@ -26,6 +26,7 @@ struct dkms_env {
 	const char *module;            /* PACKAGE_NAME as dkms was told it */
 	const char *module_version;
 	const char *kernel_config; /* $kernel_source_dir/.config */
+	const char *parallel_jobs; /* dkms's -j (its CPU count); NULL leaves it unset */
 };
 
 /* Raw variables as the evaluator printed them. */

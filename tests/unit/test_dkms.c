@@ -98,6 +98,30 @@ START_TEST(single_module_defaults_to_package_name)
 }
 END_TEST
 
+START_TEST(parallel_jobs_as_dkms_sets_it)
+{
+	/* NVIDIA's dkms.conf asks for dkms's CPU count itself, behind an `env`. */
+	const char *text =
+	    "PACKAGE_NAME=nv\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=nv\n"
+	    "DEST_MODULE_LOCATION[0]=/updates/dkms\n"
+	    "MAKE[0]=\"env NV_VERBOSE=1 \\\n    make ${parallel_jobs+-j$parallel_jobs} "
+	    "modules KERNEL_UNAME=${kernelver}\"\n";
+	struct dkms_env e = env;
+	struct dkms_vars v, v2;
+	struct dkms_conf c, c2;
+
+	e.parallel_jobs = "3";
+	ck_assert_int_eq(eval_text(text, &v, &c, &e), 0);
+	ck_assert_str_eq(c.make, "env NV_VERBOSE=1 make -j3 modules KERNEL_UNAME=6.1.0-50-amd64");
+	ck_assert_int_eq(eval_text(text, &v2, &c2, NULL), 0);
+	ck_assert_str_eq(c2.make, "env NV_VERBOSE=1 make modules KERNEL_UNAME=6.1.0-50-amd64");
+	dkms_conf_release(&c);
+	dkms_vars_release(&v);
+	dkms_conf_release(&c2);
+	dkms_vars_release(&v2);
+}
+END_TEST
+
 START_TEST(variables_and_quoting)
 {
 	struct dkms_vars v;
@@ -344,6 +368,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, arrays_and_defaults);
 	tcase_add_test(tc, single_module_defaults_to_package_name);
 	tcase_add_test(tc, variables_and_quoting);
+	tcase_add_test(tc, parallel_jobs_as_dkms_sets_it);
 	tcase_add_test(tc, bash_features_and_escaped_quotes);
 	tcase_add_test(tc, make_match_and_patch_match);
 	tcase_add_test(tc, exclusive_rules);
