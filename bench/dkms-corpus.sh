@@ -6,8 +6,8 @@
 # autoinstall switched off). Prints one row per package, each side's result and build seconds,
 # the counts, the packages dkms builds that kldload does not, and the first compiler error of
 # each failed build. Exits 1 when dkms builds a package that kldload does not (the opt-in test
-# `corpus/<release>` runs it so). Needs root and a few GB under $TMPDIR; takes about an hour for
-# bookworm's forty packages on two cores.
+# `corpus/<release>` runs it so). Needs root and a few GB under $TMPDIR; takes about an hour and
+# a half for bookworm's forty packages on two cores.
 # usage: bench/dkms-corpus.sh BUILD_DIR [RELEASE [PACKAGE...]]
 set -u
 BUILD=$(cd "$1" && pwd)
@@ -28,7 +28,7 @@ k() {
 secs() { echo "$2 - $1" | bc | xargs printf '%.1f'; }
 # The first compiler error (or dkms/kldload refusal) in the logs given, paths trimmed.
 first_error() {
-	grep -h -m1 -E '(error|Error): |is not built for kernel|not supported' "$@" 2>/dev/null |
+	grep -h -m1 -E '(error|Error): |^-E- |is not built for kernel|not supported' "$@" 2>/dev/null |
 		head -n1 | sed -E 's|^[^ ]*/([^/ ]+:[0-9]+:[0-9]+: )|\1|' | cut -c1-150
 }
 
