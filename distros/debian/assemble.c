@@ -499,10 +499,9 @@ static int source_copyright(struct asm_run *r, const char *lock_path, const char
 }
 
 static const char copyright_fmt[] =
-    "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
-    "Comment: Kernel modules built by kldload from the Debian package of the %s module\n"
-    " (see that package's copyright file, %s, for its authors and licence).\n\n"
-    "Files: *\nCopyright: the authors of %s\nLicense: %s\n";
+    "Kernel modules built by kldload from the Debian package of the %s module\n"
+    "(see that package's copyright file, %s, for its authors and licence).\n\n"
+    "Copyright: the authors of %s\nLicense: %s\n";
 
 /* Did the recipe instance of `need` ("dkms:foo") build the modules of `module` ("dkms-foo")? */
 static int need_of(const struct kld_need *need, const char *module)
