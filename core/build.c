@@ -575,10 +575,12 @@ static int lock_kernels(const struct lock *lock, char ***out, size_t *n_out)
 }
 
 static int root_packages(const struct lock *lock, const struct cache *cache, const char *tag,
-                         char ***paths, size_t *n_paths, char id[SHA256_HEX_LEN])
+                         char ***paths, const char ***sums, size_t *n_paths,
+                         char id[SHA256_HEX_LEN])
 {
 	struct hasher *h = hasher_new();
 	char **v = xcalloc(lock->n_entries + 1, sizeof(char *));
+	const char **s = xcalloc(lock->n_entries + 1, sizeof(char *));
 	size_t n = 0;
 	int r = 0;
 
@@ -591,10 +593,12 @@ static int root_packages(const struct lock *lock, const struct cache *cache, con
 		if (r >= 0 && cache_check(cache, e->sha256, e->size) != 1)
 			r = err_set(-ENOENT, "%s %s (for %s) is not in the cache %s", e->name,
 			            e->version, tag, cache->dir);
+		s[n] = e->sha256;
 		v[n++] = lock_entry_path(cache, e);
 		hasher_add_str(h, e->sha256);
 	}
 	hasher_final(h, id);
+	*sums = s;
 	*paths = v;
 	*n_paths = n;
 	return r;
@@ -615,15 +619,17 @@ static int prepare_root(const struct lock *lock, const struct cache *cache, cons
 {
 	_cleanup_free_ char *tag = xasprintf("%s%s", LOCK_TAG_BUILD_PREFIX, release);
 	char id[SHA256_HEX_LEN], **debs = NULL;
+	const char **sums = NULL; /* the lock's, verified by root_packages() */
 	size_t n = 0, len;
-	int r = root_packages(lock, cache, tag, &debs, &n, id);
+	int r = root_packages(lock, cache, tag, &debs, &sums, &n, id);
 
 	if (r < 0) {
 		strv_free(debs);
+		free(sums);
 		err_clear();
 		if ((r = fetch_missing(lock, cache, tag)) < 0)
 			return r;
-		r = root_packages(lock, cache, tag, &debs, &n, id);
+		r = root_packages(lock, cache, tag, &debs, &sums, &n, id);
 	}
 	kr->release = xstrdup(release);
 	kr->root_id = xstrdup(id);
@@ -634,9 +640,11 @@ static int prepare_root(const struct lock *lock, const struct cache *cache, cons
 		log_info(LOG_CAT, "laying out the build root for %s from %zu packages", release, n);
 		r = mkdir_p(cache->dir, 0755);
 		if (r >= 0)
-			r = buildroot_create(kr->root, (const char *const *)debs, n, unpacked);
+			r = buildroot_create(kr->root, (const char *const *)debs, sums, n,
+			                     unpacked);
 	}
 	strv_free(debs);
+	free(sums);
 	if (r >= 0) {
 		/* The mount point of the dkms tree (roots laid out before it was made here lack it). */
 		_cleanup_free_ char *tree = xasprintf("%s%s", kr->root, DKMS_TREE);

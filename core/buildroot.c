@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -268,14 +268,17 @@ static struct archive *disk_writer(void)
 	return disk;
 }
 
-/* In the calling process: extract every deb with one writer (directory modes fixed at close). */
-static int extract_all(const char *root, const char *const *debs, size_t n)
+/*
+ * In the calling process: extract every deb with one writer (directory modes fixed at close).
+ * `sums`, when not NULL, holds their sha256s.
+ */
+static int extract_all(const char *root, const char *const *debs, const char *const *sums, size_t n)
 {
 	struct archive *disk = disk_writer();
 	int ret = 0;
 
 	for (size_t i = 0; i < n && !ret; i++)
-		ret = extract_deb(root, debs[i], NULL, disk);
+		ret = extract_deb(root, debs[i], sums ? sums[i] : NULL, disk);
 	if (archive_write_close(disk) != ARCHIVE_OK && !ret)
 		ret = err_set(-EIO, "%s: %s", root, archive_error_string(disk));
 	archive_write_free(disk);
@@ -288,7 +291,7 @@ static int extract_fork(const char *root, const char *const *paths, size_t n, ex
 /* extract_all() into the working directory, for extract_fork(). */
 static int extract_debs_here(const char *const *debs, size_t n)
 {
-	return extract_all(".", debs, n);
+	return extract_all(".", debs, NULL, n);
 }
 
 static void free_strv(char **v, size_t n)
@@ -501,25 +504,24 @@ int buildroot_fixup(const char *root)
 /* For extract_fork(): paths[0] a .deb, paths[1] its sha256, into the working directory. */
 static int extract_one_here(const char *const *paths, size_t n)
 {
-	struct archive *disk = disk_writer();
-	int ret = extract_deb(".", paths[0], paths[1], disk);
-
 	(void)n;
-	if (archive_write_close(disk) != ARCHIVE_OK && !ret)
-		ret = err_set(-EIO, "%s: %s", paths[0], archive_error_string(disk));
-	archive_write_free(disk);
-	return ret;
+	return extract_all(".", &paths[0], &paths[1], 1);
 }
 
-/* A "root" holding `deb` alone, at <cache>/<sha256 of the deb>, extracted unless there. */
-static int unpack_cached(const char *cache, const char *deb, char **out)
+/*
+ * A "root" holding `deb` alone, at <cache>/<sha256 of the deb>, extracted unless there.
+ * `known` is that sha256 when the caller has it (NULL: computed here).
+ */
+static int unpack_cached(const char *cache, const char *deb, const char *known, char **out)
 {
 	static atomic_uint seq;
 	char sum[SHA256_HEX_LEN];
 	_cleanup_free_ char *dir = NULL, *tmp = NULL, *abs = NULL;
 	int r;
 
-	if ((r = sha256_file(deb, sum)) < 0)
+	if (known)
+		snprintf(sum, sizeof(sum), "%s", known);
+	else if ((r = sha256_file(deb, sum)) < 0)
 		return r;
 	dir = path_join(cache, sum);
 	if (!is_dir(dir)) {
@@ -546,6 +548,7 @@ static int unpack_cached(const char *cache, const char *deb, char **out)
 struct unpack_pool {
 	const char *cache;
 	const char *const *debs;
+	const char *const *sums;
 	char **dirs;
 	size_t n;
 	atomic_size_t next;
@@ -560,7 +563,8 @@ static void *unpack_worker(void *arg)
 	size_t i;
 
 	while (!atomic_load(&p->failed) && (i = atomic_fetch_add(&p->next, 1)) < p->n) {
-		if (unpack_cached(p->cache, p->debs[i], &p->dirs[i]) >= 0)
+		if (unpack_cached(p->cache, p->debs[i], p->sums ? p->sums[i] : NULL, &p->dirs[i]) >=
+		    0)
 			continue;
 		pthread_mutex_lock(&p->mu);
 		if (!atomic_exchange(&p->failed, 1))
@@ -571,9 +575,10 @@ static void *unpack_worker(void *arg)
 }
 
 /* Every deb's unpacked directory, missing ones extracted in parallel (one child each). */
-static int unpack_all(const char *cache, const char *const *debs, size_t n, char **dirs)
+static int unpack_all(const char *cache, const char *const *debs, const char *const *sums, size_t n,
+                      char **dirs)
 {
-	struct unpack_pool p = {.cache = cache, .debs = debs, .dirs = dirs, .n = n};
+	struct unpack_pool p = {.cache = cache, .debs = debs, .sums = sums, .dirs = dirs, .n = n};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = cpus > 1 ? (size_t)cpus : 1, started = 0;
 	pthread_t t[16];
@@ -724,7 +729,8 @@ static int link_all(const char *root, char **dirs, const char *const *debs, size
 	return fflush(f) ? err_set(-errno, "cannot write %s: %s", index, strerror(errno)) : 0;
 }
 
-int buildroot_create(const char *root, const char *const *debs, size_t n, const char *unpack_cache)
+int buildroot_create(const char *root, const char *const *debs, const char *const *sums, size_t n,
+                     const char *unpack_cache)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%ld", root, (long)getpid());
 	char **dirs = NULL;
@@ -737,7 +743,7 @@ int buildroot_create(const char *root, const char *const *debs, size_t n, const 
 		return r;
 	if (unpack_cache) {
 		dirs = xcalloc(n ? n : 1, sizeof(char *));
-		r = unpack_all(unpack_cache, debs, n, dirs);
+		r = unpack_all(unpack_cache, debs, sums, n, dirs);
 		if (!r)
 			r = link_all(tmp, dirs, debs, n);
 		for (size_t i = 0; i < n; i++)

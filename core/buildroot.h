@@ -33,7 +33,7 @@ int buildroot_unpack(const char *dir, const char *archive);
 
 /*
  * Lay out a complete build root at `root` from `n` .deb files (later ones win where two ship the
- * same file): build it in "<root>.tmp-<pid>", apply buildroot_fixup(), then rename into place.
+ * same file), whose sha256s are `sums` when the caller has them (NULL: computed): build it in "<root>.tmp-<pid>", apply buildroot_fixup(), then rename into place.
  * Nothing exists at `root` on failure. Extraction runs in child processes, so it is safe to call
  * from several threads.
  *
@@ -43,7 +43,8 @@ int buildroot_unpack(const char *dir, const char *archive);
  * space. The files are shared, so nothing may write into a root's files in place (the sandbox
  * mounts roots read-only). NULL extracts straight into the root.
  */
-int buildroot_create(const char *root, const char *const *debs, size_t n, const char *unpack_cache);
+int buildroot_create(const char *root, const char *const *debs, const char *const *sums, size_t n,
+                     const char *unpack_cache);
 
 /* What a package manager would have done: merged-/usr links, alternatives, /etc/passwd. */
 int buildroot_fixup(const char *root);

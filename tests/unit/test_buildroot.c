@@ -137,7 +137,7 @@ START_TEST(merged_usr_and_package_lists)
 	struct stat st;
 	const char *debs[] = {deb};
 
-	ck_assert_msg(buildroot_create(root, debs, 1, NULL) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, debs, NULL, 1, NULL) == 0, "%s", err_msg());
 	ck_assert_int_eq(stat(tool, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07000, 0); /* no set-id bits */
 	ck_assert(path_exists(lib));
@@ -150,7 +150,7 @@ START_TEST(merged_usr_and_package_lists)
 	ck_assert_int_eq(buildroot_package_file(root, "foo-dkms", "/META", &conf), -ENOENT);
 	ck_assert_int_eq(buildroot_package_file(root, "bar", "/dkms.conf", &conf), -ENOENT);
 	/* a second layout of the same path is refused, the first stays */
-	ck_assert_int_eq(buildroot_create(root, debs, 1, NULL), -EEXIST);
+	ck_assert_int_eq(buildroot_create(root, debs, NULL, 1, NULL), -EEXIST);
 }
 END_TEST
 
@@ -162,7 +162,7 @@ START_TEST(dotdot_is_refused_and_nothing_escapes)
 	_cleanup_free_ char *escaped = xasprintf("%s/escaped", dir);
 	const char *debs[] = {deb};
 
-	ck_assert_int_lt(buildroot_create(root, debs, 1, NULL), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, NULL, 1, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "evil.deb"));
 	ck_assert(!path_exists(escaped));
 	ck_assert(!path_exists(root)); /* no partial root */
@@ -180,7 +180,7 @@ START_TEST(symlink_traversal_is_refused)
 	const char *debs[] = {deb};
 
 	ck_assert_int_eq(mkdir(outside, 0755), 0);
-	ck_assert_int_lt(buildroot_create(root, debs, 1, NULL), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, NULL, 1, NULL), 0);
 	ck_assert(!path_exists(payload));
 }
 END_TEST
@@ -193,7 +193,7 @@ START_TEST(absolute_members_stay_inside)
 	_cleanup_free_ char *inside = root_path("etc/abs");
 	const char *debs[] = {deb};
 
-	ck_assert_msg(buildroot_create(root, debs, 1, NULL) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, debs, NULL, 1, NULL) == 0, "%s", err_msg());
 	ck_assert(path_exists(inside));
 }
 END_TEST
@@ -215,7 +215,7 @@ START_TEST(reads_resolve_links_inside_the_root)
 	size_t len;
 	const char *debs[] = {deb};
 
-	ck_assert_msg(buildroot_create(root, debs, 1, NULL) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, debs, NULL, 1, NULL) == 0, "%s", err_msg());
 	ck_assert_int_eq(buildroot_read(root, "/usr/share/link", &data, &len), 0);
 	ck_assert_str_eq(data, "the-root's\n");
 	ck_assert_int_eq(buildroot_read(root, "/usr/share/up", &data2, &len), 0);
@@ -239,7 +239,7 @@ START_TEST(not_a_deb)
 	const char *debs[] = {junk};
 
 	ck_assert_int_eq(write_file_atomic(junk, "hello", 5, 0644), 0);
-	ck_assert_int_lt(buildroot_create(root, debs, 1, NULL), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, NULL, 1, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "junk.deb"));
 	ck_assert(!path_exists(root));
 }
@@ -268,10 +268,11 @@ START_TEST(unpack_cache_links_packages_in_order)
 	struct stat st, cst;
 	size_t len;
 	const char *ab[] = {a, b}, *ba[] = {b, a};
+	const char *sums[] = {sa, sb}; /* given to the first layout; the second computes them */
 
 	ck_assert_int_eq(sha256_file(a, sa), 0);
 	ck_assert_int_eq(sha256_file(b, sb), 0);
-	ck_assert_msg(buildroot_create(root, ab, 2, cache) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root, ab, sums, 2, cache) == 0, "%s", err_msg());
 	/* B came last: its file and its link replace A's */
 	ck_assert_int_eq(read_file(common, &data, &len), 0);
 	ck_assert_str_eq(data, "from B");
@@ -288,7 +289,7 @@ START_TEST(unpack_cache_links_packages_in_order)
 	ck_assert_int_eq(buildroot_package_file(root, "pb", "/tool", &conf), 0);
 	ck_assert_str_eq(conf, "/usr/bin/tool");
 	/* the other order: A wins, from the same cache */
-	ck_assert_msg(buildroot_create(root2, ba, 2, cache) == 0, "%s", err_msg());
+	ck_assert_msg(buildroot_create(root2, ba, NULL, 2, cache) == 0, "%s", err_msg());
 	ck_assert_int_eq(read_file(common2, &data2, &len), 0);
 	ck_assert_str_eq(data2, "from A");
 }
@@ -307,7 +308,7 @@ START_TEST(unpack_cache_refuses_a_directory_through_a_link)
 	const char *debs[] = {l, d};
 
 	ck_assert_int_eq(mkdir(outside, 0755), 0);
-	ck_assert_int_lt(buildroot_create(root, debs, 2, cache), 0);
+	ck_assert_int_lt(buildroot_create(root, debs, NULL, 2, cache), 0);
 	ck_assert_ptr_nonnull(strstr(err_msg(), "pdir.deb"));
 	ck_assert_ptr_nonnull(strstr(err_msg(), "/usr/x"));
 	ck_assert(!path_exists(payload));
